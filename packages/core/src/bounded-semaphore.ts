@@ -1,0 +1,51 @@
+import { InvalidArgumentError, OverReleaseError } from './errors'
+import { Semaphore } from './semaphore'
+
+/**
+ * A {@link Semaphore} that refuses to be released above its initial value — the usual symptom
+ * of a double release. Permits handed to woken waiters count as held, so a release never fails
+ * spuriously (asyncio's rule).
+ *
+ * @example
+ * ```ts
+ * const pool = new BoundedSemaphore(2)
+ * pool.release() // throws OverReleaseError: nothing was acquired
+ * ```
+ */
+export class BoundedSemaphore extends Semaphore {
+  /** The initial (and maximum) number of permits. */
+  readonly bound: number
+
+  /** @throws {@link InvalidArgumentError} for a negative or fractional value. */
+  constructor(value = 1) {
+    super(value)
+    this.bound = value
+  }
+
+  /**
+   * Returns one permit.
+   * @throws {@link OverReleaseError} if every permit is already free (value unchanged).
+   */
+  override release(): void {
+    this.releasePermits(1)
+  }
+
+  /** @internal */
+  protected override releasePermits(n: number): void {
+    if (this.permits + n > this.bound) {
+      throw new OverReleaseError(
+        `BoundedSemaphore released too many times: releasing ${n} would make ${this.permits + n} free permits, above its bound of ${this.bound}. Release only permits you acquired (keep the Guard and call guard.release() once).`,
+      )
+    }
+    super.releasePermits(n)
+  }
+
+  /** @internal */
+  protected override checkRequest(permits: unknown, method: string): number {
+    const n = super.checkRequest(permits, method)
+    if (n > this.bound) {
+      throw new InvalidArgumentError(`BoundedSemaphore.${method}(): asked for ${n} permits but the bound is ${this.bound}, so it could never be granted. Ask for at most ${this.bound}.`)
+    }
+    return n
+  }
+}

@@ -1,0 +1,18 @@
+export { Lock } from './lock'
+export { Event } from './event'
+export { Condition } from './condition'
+export { Semaphore, type SemaphoreAcquireOptions } from './semaphore'
+export { BoundedSemaphore } from './bounded-semaphore'
+export { Barrier, type BarrierState } from './barrier'
+export { Guard } from './guard'
+export type { WaitOptions } from './options'
+export {
+  YieldpointError,
+  TimeoutError,
+  InvalidArgumentError,
+  LockNotAcquiredError,
+  OverReleaseError,
+  BrokenBarrierError,
+  ClosedError,
+  ReentrancyError,
+} from './errors'

@@ -1,0 +1,164 @@
+import { ClosedError, LockNotAcquiredError } from './errors'
+import { Guard, type GuardOwner } from './guard'
+import { checkFunction, checkWaitOptions, type WaitOptions } from './options'
+import { WaitQueue } from './wait-queue'
+
+/**
+ * A mutual-exclusion lock with asyncio's semantics, made JS-native.
+ *
+ * **Fairness.** Strict FIFO and no barging: `release()` hands the lock directly to the waiter
+ * that has waited longest, so a task that releases and immediately re-acquires queues behind it,
+ * and `tryAcquire()` never jumps the queue. (asyncio moves ownership when the woken task resumes;
+ * handing it over at `release()` gives the same order and lets the JS rule below be exact.)
+ *
+ * **Cancellation.** `acquire({ signal, timeout })`: whichever of grant and abort happens first
+ * wins. An aborted waiter leaves the queue at once and rejects with `signal.reason`; an abort
+ * after the grant is ignored — the caller owns the lock and must release it.
+ *
+ * There is no owner identity (as in asyncio, any code may call `release()`), but a {@link Guard}
+ * only ever releases its own grant: a guard whose hold was already ended does nothing.
+ *
+ * @example
+ * ```ts
+ * const lock = new Lock()
+ * async function increment() {
+ *   using _ = await lock.acquire()
+ *   const v = await db.get('n')
+ *   await db.set('n', v + 1)
+ * }
+ * ```
+ */
+export class Lock implements GuardOwner {
+  private held = false
+  /** Token of the current grant; a guard with another token is stale. */
+  private holder = 0
+  private grants = 0
+  private closedReason: ClosedError | undefined = undefined
+  private readonly queue = new WaitQueue<Guard>('Lock.acquire()')
+
+  /**
+   * Waits for the lock and resolves with a {@link Guard} that releases it.
+   * Rejects with `signal.reason` on abort, {@link TimeoutError} on timeout, {@link ClosedError}
+   * after `close()`.
+   */
+  acquire(opts?: WaitOptions): Promise<Guard> {
+    if (opts !== undefined && checkWaitOptions(opts, 'Lock.acquire()')) return Promise.reject(opts.signal!.reason)
+    if (this.closedReason !== undefined) return Promise.reject(this.closedReason)
+    if (!this.held) {
+      this.held = true
+      return Promise.resolve(new Guard(this, (this.holder = ++this.grants)))
+    }
+    return this.queue.park(1, opts)
+  }
+
+  /**
+   * Takes the lock only if that needs no waiting: it is free and nobody is queued.
+   * @returns a Guard, or `undefined` if the lock is busy.
+   * @throws {@link ClosedError} after `close()`.
+   */
+  tryAcquire(): Guard | undefined {
+    if (this.closedReason !== undefined) throw this.closedReason
+    if (this.held) return undefined
+    this.held = true
+    return new Guard(this, (this.holder = ++this.grants))
+  }
+
+  /**
+   * Releases the lock, handing it to the longest waiter if there is one.
+   * @throws {@link LockNotAcquiredError} if the lock is not locked (state unchanged).
+   */
+  release(): void {
+    if (!this.held) {
+      throw new LockNotAcquiredError(
+        'Lock.release() was called on a Lock that is not locked. Release only what you acquired: keep the Guard that acquire() returned and call guard.release(), or use `using guard = await lock.acquire()`.',
+      )
+    }
+    this.handOff()
+  }
+
+  /** True while someone holds the lock (including a waiter it was just handed to). */
+  locked(): boolean {
+    return this.held
+  }
+
+  /**
+   * Runs `fn` while holding the lock and releases it however `fn` ends.
+   * @throws {@link InvalidArgumentError} synchronously if `fn` is not a function.
+   * @example
+   * ```ts
+   * const balance = await lock.runExclusive(async () => transfer(from, to, 10))
+   * ```
+   */
+  runExclusive<R>(fn: () => R | PromiseLike<R>, opts?: WaitOptions): Promise<Awaited<R>> {
+    checkFunction(fn, 'Lock.runExclusive')
+    return runWith(this.acquire(opts), fn)
+  }
+
+  /**
+   * Closes the lock: every queued and future `acquire()` rejects with {@link ClosedError}
+   * (tokio's `Semaphore::close`). The current holder can still release.
+   */
+  close(reason?: unknown): void {
+    if (this.closedReason !== undefined) return
+    this.closedReason = new ClosedError('Lock is closed: close() was called, so it grants no more acquisitions.', reason === undefined ? undefined : { cause: reason })
+    this.queue.rejectAll(this.closedReason)
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.closedReason !== undefined
+  }
+
+  /** A snapshot for logs and metrics. */
+  statistics(): { locked: boolean; waiting: number; closed: boolean } {
+    return { locked: this.held, waiting: this.queue.length, closed: this.closedReason !== undefined }
+  }
+
+  /** @internal */
+  releaseGuard(token: number): void {
+    if (this.held && this.holder === token) this.handOff()
+  }
+
+  /**
+   * Condition.wait() support: take the lock back without a signal (it must be re-held whatever
+   * happens) and restore the caller's grant token so the Guard it holds stays valid.
+   * `onHeld` runs synchronously at the grant.
+   * @internal
+   */
+  reacquire(token: number, onHeld: () => void, onClosed: (reason: unknown) => void): void {
+    if (this.closedReason !== undefined) return onClosed(this.closedReason)
+    if (!this.held) {
+      this.held = true
+      this.holder = token
+      return onHeld()
+    }
+    this.queue.parkCallback(1, () => {
+      this.holder = token
+      onHeld()
+    }, onClosed)
+  }
+
+  /** Token of the current grant. @internal */
+  currentToken(): number {
+    return this.holder
+  }
+
+  private handOff(): void {
+    const next = this.queue.head
+    if (next === undefined) {
+      this.held = false
+      return
+    }
+    this.queue.grant(next, new Guard(this, (this.holder = ++this.grants)))
+  }
+}
+
+/** Acquire, run, release — shared by every `runExclusive`. @internal */
+export async function runWith<R>(acquired: Promise<Guard>, fn: () => R | PromiseLike<R>): Promise<Awaited<R>> {
+  const guard = await acquired
+  try {
+    return await fn()
+  } finally {
+    guard.release()
+  }
+}

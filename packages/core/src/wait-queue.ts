@@ -1,0 +1,188 @@
+import { TimeoutError } from './errors'
+import { unwatchAbort, watchAbort } from './abort-watch'
+import type { WaitOptions } from './options'
+
+// setTimeout overflows above 2^31-1 ms (it fires after 1 ms instead); longer timeouts re-arm.
+const MAX_TIMER_MS = 2_147_483_647
+
+/**
+ * What a queue tells its primitive when a waiter leaves without being granted (abort, timeout).
+ * @internal
+ */
+export interface WaitQueueOwner {
+  waiterLeft(wasHead: boolean): void
+}
+
+/**
+ * One parked task. It is its own abort watcher (`handleEvent`), so parking with a signal
+ * allocates no closure.
+ * @internal
+ */
+export class Waiter<T> {
+  next: Waiter<T> | undefined = undefined
+  prev: Waiter<T> | undefined = undefined
+  /** The queue it is parked in; `undefined` once granted, aborted or rejected. */
+  queue: WaitQueue<T> | undefined
+  resolve: (value: T) => void = noop
+  reject: (reason: unknown) => void = noop
+  signal: AbortSignal | undefined = undefined
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  /** Primitive-specific payload: permits wanted (Semaphore), index (Barrier). */
+  weight: number
+
+  constructor(queue: WaitQueue<T>, weight: number) {
+    this.queue = queue
+    this.weight = weight
+  }
+
+  handleEvent(): void {
+    const queue = this.queue
+    if (queue !== undefined) queue.abandon(this, this.signal!.reason)
+  }
+}
+
+function noop(): void {}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- called with every queue's waiters
+function onTimer(waiter: Waiter<any>, total: number, remaining: number): void {
+  const queue = waiter.queue
+  if (queue === undefined) return
+  if (remaining > 0) {
+    waiter.timer = setTimeout(onTimer, Math.min(remaining, MAX_TIMER_MS), waiter, total, remaining - MAX_TIMER_MS)
+    return
+  }
+  waiter.timer = undefined
+  queue.abandon(waiter, new TimeoutError(`${queue.api} timed out after ${total} ms.`, total))
+}
+
+/** Starts a timer that calls `fire` after `ms`, re-arming past setTimeout's limit. @internal */
+export function startTimer(ms: number, fire: () => void): { clear(): void } {
+  let handle: ReturnType<typeof setTimeout> | undefined
+  const arm = (remaining: number): void => {
+    handle = setTimeout(() => (remaining > MAX_TIMER_MS ? arm(remaining - MAX_TIMER_MS) : fire()), Math.min(remaining, MAX_TIMER_MS))
+  }
+  arm(ms)
+  return { clear: () => clearTimeout(handle) }
+}
+
+/**
+ * The one FIFO wait queue every primitive is built on (trio's `ParkingLot`): a doubly linked list,
+ * so enqueue, grant and removal of an aborted waiter are all O(1) and an aborted waiter is gone
+ * from the queue at once. Fairness and abort handling live here and nowhere else: a grant and an
+ * abort are each decided synchronously, and whichever comes first settles the waiter.
+ * @internal
+ */
+export class WaitQueue<T> {
+  head: Waiter<T> | undefined = undefined
+  tail: Waiter<T> | undefined = undefined
+  length = 0
+  readonly api: string
+  private readonly owner: WaitQueueOwner | undefined
+
+  constructor(api: string, owner?: WaitQueueOwner) {
+    this.api = api
+    this.owner = owner
+  }
+
+  /** Parks a new waiter at the tail; `opts` must already be validated and not aborted. */
+  park(weight: number, opts: WaitOptions | undefined): Promise<T> {
+    const waiter = new Waiter<T>(this, weight)
+    const promise = new Promise<T>((resolve, reject) => {
+      waiter.resolve = resolve
+      waiter.reject = reject
+    })
+    this.link(waiter)
+    if (opts !== undefined) this.watch(waiter, opts)
+    return promise
+  }
+
+  /** Parks a waiter settled through callbacks instead of a promise (for internal hand-offs). */
+  parkCallback(weight: number, resolve: (value: T) => void, reject: (reason: unknown) => void): Waiter<T> {
+    const waiter = new Waiter<T>(this, weight)
+    waiter.resolve = resolve
+    waiter.reject = reject
+    this.link(waiter)
+    return waiter
+  }
+
+  /** Grants `waiter` (normally the head): it leaves the queue and its promise resolves. */
+  grant(waiter: Waiter<T>, value: T): void {
+    this.unlink(waiter)
+    this.detach(waiter)
+    waiter.resolve(value)
+  }
+
+  /** Removes `waiter` and rejects it, then tells the owner (abort, timeout). */
+  abandon(waiter: Waiter<T>, reason: unknown): void {
+    const wasHead = waiter === this.head
+    this.unlink(waiter)
+    this.detach(waiter)
+    waiter.reject(reason)
+    if (this.owner !== undefined) this.owner.waiterLeft(wasHead)
+  }
+
+  /** Rejects every waiter with `reason` (close, barrier abort) without telling the owner. */
+  rejectAll(reason: unknown): void {
+    let waiter = this.head
+    this.head = this.tail = undefined
+    this.length = 0
+    while (waiter !== undefined) {
+      const next = waiter.next
+      waiter.next = waiter.prev = undefined
+      this.detach(waiter)
+      waiter.reject(reason)
+      waiter = next
+    }
+  }
+
+  /** Moves `waiter` to the tail of `other`, keeping its signal and timer (trio's `repark`). */
+  transfer(waiter: Waiter<T>, other: WaitQueue<T>): void {
+    this.unlink(waiter)
+    waiter.queue = other
+    other.link(waiter)
+  }
+
+  private watch(waiter: Waiter<T>, opts: WaitOptions): void {
+    const { signal, timeout } = opts
+    if (signal !== undefined) {
+      waiter.signal = signal
+      watchAbort(signal, waiter)
+    }
+    if (timeout !== undefined && timeout !== Infinity) {
+      waiter.timer = setTimeout(onTimer, Math.min(timeout, MAX_TIMER_MS), waiter, timeout, timeout - MAX_TIMER_MS)
+    }
+  }
+
+  private link(waiter: Waiter<T>): void {
+    const tail = this.tail
+    if (tail === undefined) this.head = waiter
+    else {
+      tail.next = waiter
+      waiter.prev = tail
+    }
+    this.tail = waiter
+    this.length++
+  }
+
+  private unlink(waiter: Waiter<T>): void {
+    const { prev, next } = waiter
+    if (prev === undefined) this.head = next
+    else prev.next = next
+    if (next === undefined) this.tail = prev
+    else next.prev = prev
+    waiter.prev = waiter.next = undefined
+    this.length--
+  }
+
+  private detach(waiter: Waiter<T>): void {
+    waiter.queue = undefined
+    if (waiter.signal !== undefined) {
+      unwatchAbort(waiter.signal, waiter)
+      waiter.signal = undefined
+    }
+    if (waiter.timer !== undefined) {
+      clearTimeout(waiter.timer)
+      waiter.timer = undefined
+    }
+  }
+}

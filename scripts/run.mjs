@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// The README's entry point: `npm run demo` / `npm test` (or `pnpm demo` / `pnpm test`).
+// On a fresh machine with only Node 20 and npm it installs pnpm (into .tools/, no global
+// install, no corepack — corepack cannot verify pnpm's signatures here) and the workspace,
+// then runs the task. Re-running it is cheap: every step is idempotent.
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { delimiter, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const PNPM_VERSION = '10.34.9'
+const task = process.argv[2]
+const tasks = { demo, test, bench }
+if (!(task in tasks)) {
+  console.error(`usage: node scripts/run.mjs <${Object.keys(tasks).join('|')}>`)
+  process.exit(2)
+}
+
+const env = {
+  ...process.env,
+  PATH: [join(root, '.tools', 'node_modules', '.bin'), join(root, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
+  TURBO_TELEMETRY_DISABLED: '1',
+  TURBO_NO_UPDATE_NOTIFIER: '1',
+  DO_NOT_TRACK: '1',
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, env, stdio: 'inherit', ...opts })
+  if (r.error) throw r.error
+  if (r.status !== 0) {
+    console.error(`\n✗ ${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`)
+    process.exit(r.status ?? 1)
+  }
+}
+
+function hasPnpm() {
+  const r = spawnSync('pnpm', ['--version'], { env, encoding: 'utf8' })
+  return r.status === 0 && r.stdout.trim().startsWith('10.')
+}
+
+function setup() {
+  if (!hasPnpm()) {
+    console.log(`• installing pnpm ${PNPM_VERSION} into .tools/`)
+    run('npm', ['install', '--prefix', join(root, '.tools'), '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${PNPM_VERSION}`])
+  }
+  console.log('• installing the workspace')
+  run('pnpm', ['install', '--frozen-lockfile', '--prefer-offline'])
+}
+
+function turbo(...args) {
+  run('pnpm', ['exec', 'turbo', 'run', ...args, '--output-logs=errors-only', '--log-order=grouped'])
+}
+
+function demo() {
+  setup()
+  turbo('build', '--filter=./packages/*')
+  for (const app of ['counter-race']) {
+    if (existsSync(join(root, 'apps', app))) run('pnpm', ['--filter', `./apps/${app}`, 'run', 'demo'])
+  }
+}
+
+function test() {
+  setup()
+  turbo('build', '--filter=./packages/*')
+  // Typecheck and package lint first (fast, and a broken export map fails loudly), then the tests.
+  turbo('typecheck', 'lint')
+  run('pnpm', ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--log-order=grouped'])
+}
+
+function bench() {
+  setup()
+  turbo('build', '--filter=./packages/*')
+  run('pnpm', ['--filter', '@yieldpoint/bench', 'run', 'bench', ...process.argv.slice(3)])
+}
+
+tasks[task]()
