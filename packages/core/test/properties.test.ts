@@ -24,7 +24,9 @@ async function steps(s: fc.Scheduler, n: number): Promise<void> {
 type Acquirer = { acquire(opts: { signal?: AbortSignal; timeout?: number; permits?: number }): Promise<Guard> }
 
 /** Runs the plans against a lock-like primitive and returns what was observed. */
-async function explore(s: fc.Scheduler, target: Acquirer, plans: fc.RecordValue<typeof taskPlan>[], capacity: number) {
+type TaskPlan = typeof taskPlan extends fc.Arbitrary<infer T> ? T : never
+
+async function explore(s: fc.Scheduler, target: Acquirer, plans: TaskPlan[], capacity: number) {
   let inside = 0
   let maxInside = 0
   let seq = 0
@@ -111,7 +113,7 @@ describe('property: interleavings with random aborts and timeouts', () => {
           const tasks = aborts.map(async (abortAfter, i) => {
             await steps(s, 1)
             const ac = abortAfter === undefined ? undefined : new AbortController()
-            if (ac !== undefined) void steps(s, abortAfter).then(() => ac.abort(new Error(`abort ${i}`)))
+            if (ac !== undefined) void steps(s, abortAfter!).then(() => ac.abort(new Error(`abort ${i}`)))
             try {
               const index = await barrier.wait({ signal: ac?.signal })
               if (index === parties - 1) rounds++
