@@ -43,6 +43,16 @@ export class Waiter<T> {
 
 function noop(): void {}
 
+// A shared executor: parking allocates no closure per waiter.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- holds any queue's resolver for one statement
+let parkedResolve: (value: any) => void = noop
+let parkedReject: (reason: unknown) => void = noop
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function capture(resolve: (value: any) => void, reject: (reason: unknown) => void): void {
+  parkedResolve = resolve
+  parkedReject = reject
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- called with every queue's waiters
 function onTimer(waiter: Waiter<any>, total: number, remaining: number): void {
   const queue = waiter.queue
@@ -87,10 +97,9 @@ export class WaitQueue<T> {
   /** Parks a new waiter at the tail; `opts` must already be validated and not aborted. */
   park(weight: number, opts: WaitOptions | undefined): Promise<T> {
     const waiter = new Waiter<T>(this, weight)
-    const promise = new Promise<T>((resolve, reject) => {
-      waiter.resolve = resolve
-      waiter.reject = reject
-    })
+    const promise = new Promise<T>(capture)
+    waiter.resolve = parkedResolve
+    waiter.reject = parkedReject
     this.link(waiter)
     if (opts !== undefined) this.watch(waiter, opts)
     return promise
