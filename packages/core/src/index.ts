@@ -16,3 +16,14 @@ export {
   ClosedError,
   ReentrancyError,
 } from './errors'
+export { KeyedLock } from './keyed-lock'
+export { SingleFlight } from './single-flight'
+export {
+  SingleFlightCache,
+  type SingleFlightCacheOptions,
+  type SingleFlightCacheStats,
+  type Loader,
+  type LoaderContext,
+  type GetOrSetOptions,
+} from './single-flight-cache'
+export { MemoryStore, type Store, type CacheEntry } from './store'

@@ -1,0 +1,89 @@
+import { ReentrancyError } from './errors'
+import { insideLoad, loadEnded, runAsLoad } from './reentrancy'
+import type { WaitOptions } from './options'
+import { WaitQueue, type WaitQueueOwner } from './wait-queue'
+
+/**
+ * One shared execution: callers park on its wait queue (so each can leave on its own signal or
+ * timeout), and all of them get the same value or the same error when it settles. Used by
+ * SingleFlight and SingleFlightCache.
+ * @internal
+ */
+export class Flight<V> implements WaitQueueOwner {
+  readonly controller = new AbortController()
+  readonly waiters: WaitQueue<V>
+  /** 0 running, 1 fulfilled, 2 rejected. */
+  state = 0
+  value: V | undefined = undefined
+  error: unknown = undefined
+  /** Callers that ever joined (the first one included). */
+  joined = 0
+
+  constructor(
+    api: string,
+    /** Abort the work's signal when every caller has left (Go's context-aware singleflight). */
+    private readonly abortWhenAbandoned: boolean,
+    private readonly onAbandoned: (flight: Flight<V>) => void,
+  ) {
+    this.waiters = new WaitQueue<V>(api, this)
+  }
+
+  /** Starts `work` with this flight's signal; re-entry into the same flight is detected. */
+  start(work: (signal: AbortSignal) => V | PromiseLike<V>, detectReentrancy: boolean): Promise<V> {
+    if (!detectReentrancy) {
+      try {
+        return Promise.resolve(work(this.controller.signal))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+    let result: V | PromiseLike<V>
+    try {
+      result = runAsLoad(this, () => work(this.controller.signal))
+    } catch (error) {
+      loadEnded()
+      return Promise.reject(error)
+    }
+    const settled = Promise.resolve(result)
+    settled.then(loadEnded, loadEnded)
+    return settled
+  }
+
+  /** Joins as a caller: resolves with the result, or leaves on its own abort/timeout. */
+  join(opts: WaitOptions | undefined): Promise<V> {
+    this.joined++
+    if (this.state === 1) return Promise.resolve(this.value as V)
+    if (this.state === 2) return Promise.reject(this.error)
+    return this.waiters.park(1, opts)
+  }
+
+  /** Rejects if the current async context is this flight's own work (it would wait for itself). */
+  reentered(api: string, key: unknown): Promise<never> | undefined {
+    if (!insideLoad(this)) return undefined
+    return Promise.reject(
+      new ReentrancyError(
+        `${api}: the loader for key ${String(key)} asked for the same key, directly or through other keys, and would wait for itself forever. Load dependent keys separately, or compute the value without going back through the cache.`,
+      ),
+    )
+  }
+
+  fulfill(value: V): void {
+    this.state = 1
+    this.value = value
+    const waiters = this.waiters
+    for (let w = waiters.head; w !== undefined; w = waiters.head) waiters.grant(w, value)
+  }
+
+  fail(error: unknown): void {
+    this.state = 2
+    this.error = error
+    this.waiters.rejectAll(error)
+  }
+
+  waiterLeft(): void {
+    if (this.state === 0 && this.waiters.length === 0 && this.abortWhenAbandoned) {
+      this.controller.abort(new DOMException('Every caller of this single-flight call has left.', 'AbortError'))
+      this.onAbandoned(this)
+    }
+  }
+}

@@ -1,0 +1,181 @@
+import { TimeoutError } from './errors'
+import { Guard, type GuardOwner } from './guard'
+import { checkKey, compareKeys } from './keys'
+import { runWith } from './lock'
+import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
+import { InvalidArgumentError } from './errors'
+import { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch'
+import { startTimer, WaitQueue, type WaitQueueOwner } from './wait-queue'
+
+/** One key's lock; it exists only while the key is held or waited for. */
+class KeyEntry<K> implements GuardOwner, WaitQueueOwner {
+  held = false
+  holder = 0
+  readonly queue: WaitQueue<Guard>
+  constructor(
+    readonly owner: KeyedLock<K>,
+    readonly key: K,
+  ) {
+    this.queue = new WaitQueue<Guard>('KeyedLock.acquire()', this)
+  }
+
+  releaseGuard(token: number): void {
+    if (this.held && this.holder === token) this.handOff()
+  }
+
+  waiterLeft(): void {
+    this.dropIfIdle()
+  }
+
+  handOff(): void {
+    const next = this.queue.head
+    if (next === undefined) {
+      this.held = false
+      this.dropIfIdle()
+      return
+    }
+    this.queue.grant(next, new Guard(this, (this.holder = this.owner.nextToken())))
+  }
+
+  dropIfIdle(): void {
+    if (!this.held && this.queue.length === 0) this.owner.drop(this)
+  }
+}
+
+/** Releases every guard of an `acquireMany` at once. */
+class GuardSet implements GuardOwner {
+  constructor(private readonly guards: Guard[]) {}
+  releaseGuard(): void {
+    // Reverse order of acquisition, like nested locks unwinding.
+    for (let i = this.guards.length - 1; i >= 0; i--) this.guards[i]!.release()
+  }
+}
+
+/**
+ * A lock per key: `acquire('account:1')` and `acquire('account:2')` proceed independently, while
+ * callers of the same key are served one at a time with the {@link Lock}'s rules (FIFO, no
+ * barging, whichever of grant and abort happens first wins). A key that is neither held nor
+ * waited for leaves nothing behind, so `size` returns to 0 however many keys were used.
+ *
+ * Keys follow `Map` semantics; plain objects, arrays, `undefined`, `null` and `NaN` are rejected
+ * (see the package README, "Keys").
+ *
+ * @example
+ * ```ts
+ * const accounts = new KeyedLock<string>()
+ * await accounts.runExclusive(`account:${id}`, async () => {
+ *   const balance = await db.balance(id)
+ *   await db.setBalance(id, balance - amount)
+ * })
+ * // transfers take both accounts, in one canonical order: no AB/BA deadlock
+ * using _ = await accounts.acquireMany([`account:${from}`, `account:${to}`])
+ * ```
+ */
+export class KeyedLock<K = string> {
+  private readonly entries = new Map<K, KeyEntry<K>>()
+  private tokens = 0
+
+  /** Waits for `key`'s lock and resolves with a Guard that releases it. */
+  acquire(key: K, opts?: WaitOptions): Promise<Guard> {
+    checkKey(key, 'KeyedLock.acquire()')
+    if (opts !== undefined && checkWaitOptions(opts, 'KeyedLock.acquire()')) return Promise.reject(opts.signal!.reason)
+    const entry = this.entries.get(key)
+    if (entry === undefined) {
+      const fresh = new KeyEntry(this, key)
+      this.entries.set(key, fresh)
+      fresh.held = true
+      return Promise.resolve(new Guard(fresh, (fresh.holder = ++this.tokens)))
+    }
+    if (!entry.held) {
+      entry.held = true
+      return Promise.resolve(new Guard(entry, (entry.holder = ++this.tokens)))
+    }
+    return entry.queue.park(1, opts)
+  }
+
+  /**
+   * Takes every key, in one canonical order (duplicates ignored), and resolves with one Guard
+   * that releases them all. All or nothing: if the wait is aborted or times out, the keys it had
+   * already taken are released before it rejects. `timeout` bounds the whole call.
+   */
+  acquireMany(keys: Iterable<K>, opts?: WaitOptions): Promise<Guard> {
+    if (keys === null || typeof keys !== 'object' || typeof (keys as Iterable<K>)[Symbol.iterator] !== 'function') {
+      throw new InvalidArgumentError(`KeyedLock.acquireMany(): keys must be an array (or iterable) of keys, got ${describe(keys)}.`)
+    }
+    const unique = [...new Set(keys)]
+    for (const key of unique) checkKey(key, 'KeyedLock.acquireMany()')
+    if (opts !== undefined && checkWaitOptions(opts, 'KeyedLock.acquireMany()')) return Promise.reject(opts.signal!.reason)
+    unique.sort(compareKeys)
+    return this.acquireInOrder(unique, opts)
+  }
+
+  /** Takes `key` only if it is free and nobody waits for it. */
+  tryAcquire(key: K): Guard | undefined {
+    checkKey(key, 'KeyedLock.tryAcquire()')
+    const entry = this.entries.get(key)
+    if (entry !== undefined && entry.held) return undefined
+    const target = entry ?? new KeyEntry(this, key)
+    if (entry === undefined) this.entries.set(key, target)
+    target.held = true
+    return new Guard(target, (target.holder = ++this.tokens))
+  }
+
+  /**
+   * Runs `fn` while holding `key` and releases it however `fn` ends.
+   * @throws {@link InvalidArgumentError} synchronously if `fn` is not a function.
+   */
+  runExclusive<R>(key: K, fn: () => R | PromiseLike<R>, opts?: WaitOptions): Promise<Awaited<R>> {
+    checkFunction(fn, 'KeyedLock.runExclusive', 'fn')
+    return runWith(this.acquire(key, opts), fn)
+  }
+
+  /** True while `key` is held. */
+  locked(key: K): boolean {
+    return this.entries.get(key)?.held === true
+  }
+
+  /** Number of keys currently held or waited for. */
+  get size(): number {
+    return this.entries.size
+  }
+
+  /** @internal */
+  nextToken(): number {
+    return ++this.tokens
+  }
+
+  /** @internal */
+  drop(entry: KeyEntry<K>): void {
+    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key)
+  }
+
+  private async acquireInOrder(keys: K[], opts: WaitOptions | undefined): Promise<Guard> {
+    const guards: Guard[] = []
+    let signal = opts?.signal
+    let cleanup: (() => void) | undefined
+    const timeout = opts?.timeout
+    if (timeout !== undefined && timeout !== Infinity) {
+      // One deadline for the whole call, whatever the number of keys.
+      const controller = new AbortController()
+      const userSignal = signal
+      const forward: AbortWatcher = { handleEvent: () => controller.abort(userSignal!.reason) }
+      if (userSignal !== undefined) watchAbort(userSignal, forward)
+      const timer = startTimer(timeout, () => controller.abort(new TimeoutError(`KeyedLock.acquireMany() timed out after ${timeout} ms.`, timeout)))
+      signal = controller.signal
+      cleanup = () => {
+        timer.clear()
+        if (userSignal !== undefined) unwatchAbort(userSignal, forward)
+      }
+    }
+    try {
+      const waitOpts = signal === undefined ? undefined : { signal }
+      for (const key of keys) guards.push(await this.acquire(key, waitOpts))
+      return new Guard(new GuardSet(guards), 0)
+    } catch (error) {
+      for (let i = guards.length - 1; i >= 0; i--) guards[i]!.release()
+      throw error
+    } finally {
+      cleanup?.()
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import { checkKey } from './keys'
+import { Flight } from './flight'
+import { checkFunction, checkWaitOptions, type WaitOptions } from './options'
+
+/**
+ * Go's `singleflight.Group`, for promises: concurrent `run(key, fn)` calls share one execution of
+ * `fn` and all get the identical value or the same error. Nothing is kept once it settles — the
+ * next call runs `fn` again (use {@link SingleFlightCache} to keep results).
+ *
+ * **Cancellation.** Each caller's `signal` / `timeout` detaches only that caller. `fn` receives its
+ * own `AbortSignal`, which aborts only when every caller has left; the flight is then forgotten, so
+ * the next caller starts afresh.
+ *
+ * `forget(key)` makes the next caller start a new execution while the current one finishes for
+ * the callers it already has; a finished execution never removes its successor (golang/go#31420).
+ * A function that calls `run` for its own key rejects with {@link ReentrancyError} instead of
+ * deadlocking.
+ *
+ * @example
+ * ```ts
+ * const flights = new SingleFlight<string, User>()
+ * const user = await flights.run(`user:${id}`, (signal) => fetchUser(id, { signal }), { signal: req.signal })
+ * ```
+ */
+export class SingleFlight<K = string, V = unknown> {
+  private readonly flights = new Map<K, Flight<V>>()
+  private readonly detectReentrancy: boolean
+
+  /**
+   * @param options.detectReentrancy reject a function that runs its own key (default true). It
+   * uses AsyncLocalStorage while calls run, which on Node 20 slows every promise the process
+   * creates meanwhile; turn it off if your functions never call back into the same group.
+   */
+  constructor(options: { detectReentrancy?: boolean } = {}) {
+    this.detectReentrancy = options.detectReentrancy !== false
+  }
+
+  /**
+   * Runs `fn` for `key`, or joins the execution already running for it.
+   * @throws {@link InvalidArgumentError} synchronously for a non-function `fn` or an invalid key.
+   */
+  run(key: K, fn: (signal: AbortSignal) => V | PromiseLike<V>, opts?: WaitOptions): Promise<V> {
+    checkKey(key, 'SingleFlight.run()')
+    checkFunction(fn, 'SingleFlight.run', 'fn')
+    if (opts !== undefined && checkWaitOptions(opts, 'SingleFlight.run()')) return Promise.reject(opts.signal!.reason)
+    const existing = this.flights.get(key)
+    if (existing !== undefined) return (this.detectReentrancy ? existing.reentered('SingleFlight.run()', key) : undefined) ?? existing.join(opts)
+    const flight = new Flight<V>('SingleFlight.run()', true, (f) => this.remove(key, f))
+    this.flights.set(key, flight)
+    const joined = flight.join(opts)
+    flight.start(fn, this.detectReentrancy).then(
+      (value) => {
+        this.remove(key, flight)
+        flight.fulfill(value)
+      },
+      (error: unknown) => {
+        this.remove(key, flight)
+        flight.fail(error)
+      },
+    )
+    return joined
+  }
+
+  /** Forgets the execution running for `key`: the next `run` starts a new one. */
+  forget(key: K): void {
+    this.flights.delete(key)
+  }
+
+  /** True while an execution for `key` is running. */
+  inFlight(key: K): boolean {
+    return this.flights.has(key)
+  }
+
+  /** Number of executions running. */
+  get size(): number {
+    return this.flights.size
+  }
+
+  private remove(key: K, flight: Flight<V>): void {
+    // Only our own entry: after forget(key) a newer flight may own the key (golang/go#31420).
+    if (this.flights.get(key) === flight) this.flights.delete(key)
+  }
+}

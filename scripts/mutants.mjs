@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// "A test that passes with the feature removed is not a test." Removes one rule of
+// @yieldpoint/core at a time and checks that the test suite fails. Not part of CI (it runs the
+// suite once per mutant); run it after touching a rule: `node scripts/mutants.mjs`.
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+const core = join(import.meta.dirname, '..', 'packages', 'core')
+const mutants = [
+  ['src/condition.ts', '        this.wake(1)\n        reject(error)', '        reject(error)', 'Condition passes a consumed notification on'],
+  ['src/condition.ts', '      const reacquire = (): void => this.lock.reacquire(token, onHeld, onClosed)', '      const reacquire = (): void => { held = true; onHeld() }', 'Condition.wait re-acquires the lock'],
+  ['src/barrier.ts', '      w.weight = index++', '      index++', 'Barrier indices stay unique'],
+  ['src/barrier.ts', '    queueMicrotask(() => this.drain())', '    this.drain()', 'Barrier drains before the next round'],
+  ['src/semaphore.ts', '    if (wasHead) this.dispatch()', '    void wasHead', 'Semaphore re-examines the queue when its head aborts'],
+  ['src/lock.ts', '    if (this.held && this.holder === token) this.handOff()', '    if (this.held) this.handOff()', 'a stale guard never releases a later holder'],
+  ['src/lock.ts', '    if (!this.held) {\n      this.held = true\n      return Promise.resolve', '    if (!this.held || this.queue.length > 0) {\n      this.held = true\n      return Promise.resolve', 'no barging'],
+  ['src/wait-queue.ts', '      unwatchAbort(waiter.signal, waiter)', '      void 0', 'no abort listener left behind'],
+  ['src/wait-queue.ts', '      clearTimeout(waiter.timer)', '      void 0', 'no timer left behind'],
+  ['src/options.ts', '    return signal.aborted', '    return false', 'an already-aborted signal rejects at once'],
+  ['src/abort-watch.ts', '  fanout.watchers.add(watcher)', "  fanout.watchers.add(watcher); signal.addEventListener('abort', () => {})", 'one listener per signal'],
+  ['src/single-flight.ts', '    if (this.flights.get(key) === flight) this.flights.delete(key)', '    this.flights.delete(key)', 'a finished flight never removes its successor'],
+  ['src/flight.ts', '    if (!insideLoad(this)) return undefined', '    return undefined', 're-entrancy is detected'],
+  ['src/flight.ts', '    if (this.state === 0 && this.waiters.length === 0 && this.abortWhenAbandoned) {', '    if (false) {', 'the work signal aborts when every caller left'],
+  ['src/single-flight-cache.ts', '    flight.discarded = true\n    this.flights.delete(key)', '    this.flights.delete(key)', 'delete/set win over a late result'],
+  ['src/single-flight-cache.ts', '    const serveStale = stale !== undefined &&', '    const serveStale = false &&', 'staleIfError'],
+  ['src/single-flight-cache.ts', '    if (!flight.discarded && this.errorTtl > 0) {', '    if (false) {', 'errorTtl'],
+  ['src/single-flight-cache.ts', '    if (soft === undefined || stale === undefined || flight.state !== 0) return joined', '    return joined', 'softTimeout'],
+  ['src/single-flight-cache.ts', '          this.startFlight(key, loader, found, undefined, true)\n        }\n        return Promise.resolve(found.value)', '        }\n        return Promise.resolve(found.value)', 'XFetch early refresh'],
+  ['src/single-flight-cache.ts', '    if (isThenable(written)) Promise.resolve(written).then(() => this.dropFlight(key, flight), () => this.dropFlight(key, flight))\n    else this.dropFlight(key, flight)', '    this.dropFlight(key, flight)', 'the flight stays joinable until its write lands'],
+  ['src/keyed-lock.ts', '    unique.sort(compareKeys)', '    void compareKeys', 'acquireMany takes keys in canonical order'],
+  ['src/keyed-lock.ts', '    if (!this.held && this.queue.length === 0) this.owner.drop(this)', '    void 0', 'an idle key leaves nothing behind'],
+]
+let missed = 0
+for (const [file, from, to, rule] of mutants) {
+  const path = join(core, file)
+  const source = readFileSync(path, 'utf8')
+  if (!source.includes(from)) {
+    console.log(`?      ${rule}: code moved, update scripts/mutants.mjs`)
+    missed++
+    continue
+  }
+  writeFileSync(path, source.replace(from, to))
+  try {
+    const r = spawnSync('npx', ['vitest', 'run', '--testTimeout=3000', '--bail=1'], { cwd: core, encoding: 'utf8', timeout: 240_000 })
+    const caught = r.status !== 0
+    if (!caught) missed++
+    console.log(`${caught ? 'caught' : 'MISSED'} ${rule}`)
+  } finally {
+    writeFileSync(path, source)
+  }
+}
+console.log(`\n${mutants.length - missed} passed, ${missed} failed`)
+process.exit(missed ? 1 : 0)
