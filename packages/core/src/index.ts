@@ -25,5 +25,6 @@ export {
   type Loader,
   type LoaderContext,
   type GetOrSetOptions,
+  type CacheResult,
 } from './single-flight-cache'
 export { MemoryStore, type Store, type CacheEntry } from './store'

@@ -20,10 +20,18 @@ export interface LoaderContext<K, V> {
 /** Loads the value for a key; may return a value or a promise. */
 export type Loader<K, V> = (context: LoaderContext<K, V>) => V | PromiseLike<V>
 
+/** How one `getOrSet` call was answered. */
+export type CacheResult = 'hit' | 'stale' | 'miss' | 'coalesced'
+
 /** Per-call options of `getOrSet`: the wait options plus a `ttl` for a value loaded by this call. */
 export interface GetOrSetOptions extends WaitOptions {
   /** Freshness (ms) of a value loaded by this call; overrides the cache's `ttl`. */
   ttl?: number | undefined
+  /**
+   * Filled in with how this call was answered: `hit` (fresh entry or cached error), `stale`
+   * (stale-while-revalidate), `miss` (this call started the load) or `coalesced` (it joined one).
+   */
+  status?: { result?: CacheResult } | undefined
 }
 
 /** Options of {@link SingleFlightCache}. All durations are milliseconds. */
@@ -228,10 +236,12 @@ export class SingleFlightCache<K = string, V = unknown> {
       if ('error' in found) {
         if (now < found.freshUntil) {
           this.counters.hits++
+          if (opts?.status) opts.status.result = 'hit'
           return Promise.reject(found.error)
         }
       } else if (now < found.freshUntil) {
         this.counters.hits++
+        if (opts?.status) opts.status.result = 'hit'
         if (this.beta !== undefined && !this.flights.has(key) && now - found.delta * this.beta * Math.log(1 - this.random()) >= found.freshUntil) {
           this.startFlight(key, loader, found, undefined, true)
         }
@@ -240,6 +250,7 @@ export class SingleFlightCache<K = string, V = unknown> {
         const backingOff = found.retryAfter !== undefined && now < found.retryAfter
         if (now < found.freshUntil + this.swr || backingOff) {
           this.counters.staleServed++
+          if (opts?.status) opts.status.result = 'stale'
           if (!backingOff && !this.flights.has(key)) this.startFlight(key, loader, found, undefined, true)
           return Promise.resolve(found.value)
         }
@@ -253,8 +264,10 @@ export class SingleFlightCache<K = string, V = unknown> {
       const reentry = this.detectReentrancy ? flight.reentered('SingleFlightCache.getOrSet()', key) : undefined
       if (reentry !== undefined) return reentry
       this.counters.coalesced++
+      if (opts?.status) opts.status.result = 'coalesced'
     } else {
       this.counters.misses++
+      if (opts?.status) opts.status.result = 'miss'
       flight = this.startFlight(key, loader, stale, opts?.ttl, false)
     }
     return this.wait(flight, stale, opts)

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { InvalidArgumentError, KeyedLock, MemoryStore, ReentrancyError, SingleFlightCache, type CacheEntry, type Store } from '../src'
+import { InvalidArgumentError, KeyedLock, MemoryStore, ReentrancyError, SingleFlightCache, type CacheEntry, type CacheResult, type Store } from '../src'
 import { settle, track } from './helpers'
 
 /** An origin that counts calls and tracks max concurrency; resolves after `ms` of fake time. */
@@ -486,5 +486,22 @@ describe('SingleFlightCache — bad input', () => {
     vi.useRealTimers()
     const cache = new SingleFlightCache<string, number>({ ttl: 10 })
     await expect(cache.getOrSet('k', (ctx) => ((ctx.ttl = -1), 1))).rejects.toBeInstanceOf(InvalidArgumentError)
+  })
+})
+
+describe('SingleFlightCache — per-call status', () => {
+  it('reports miss, coalesced, hit and stale', async () => {
+    const cache = new SingleFlightCache<string, string>({ ttl: 100, staleWhileRevalidate: 1000, now })
+    const s1: { result?: CacheResult } = {}
+    const s2: { result?: CacheResult } = {}
+    const p1 = cache.getOrSet('k', async () => 'v', { status: s1 })
+    const p2 = cache.getOrSet('k', async () => 'v', { status: s2 })
+    await Promise.all([p1, p2])
+    const s3: { result?: CacheResult } = {}
+    await cache.getOrSet('k', () => 'v', { status: s3 })
+    await vi.advanceTimersByTimeAsync(150)
+    const s4: { result?: CacheResult } = {}
+    await cache.getOrSet('k', () => 'v', { status: s4 })
+    expect([s1.result, s2.result, s3.result, s4.result]).toEqual(['miss', 'coalesced', 'hit', 'stale'])
   })
 })

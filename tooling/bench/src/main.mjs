@@ -233,5 +233,10 @@ if (!only || only === 'cache') {
   }
 }
 
+if (!only || only === 'http') {
+  const { httpBench } = await import('./http.mjs')
+  await httpBench({ quick, verdicts })
+}
+
 console.log('\n### Targets\n')
 table(['scenario', 'target', 'measured', 'verdict'], verdicts)

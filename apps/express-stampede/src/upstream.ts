@@ -1,0 +1,31 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/**
+ * The slow origin every stampede article is about: an HTTP server on 127.0.0.1 that answers
+ * `GET /products/:id` after `latencyMs` and counts its calls (`GET /calls`, `POST /reset`).
+ */
+export async function startUpstream(latencyMs = 100): Promise<{ url: string; server: Server; calls: () => number }> {
+  let calls = 0
+  const server = createServer((req, res) => {
+    if (req.url === '/calls') return void res.end(String(calls))
+    if (req.url === '/reset' && req.method === 'POST') {
+      calls = 0
+      return void res.end('0')
+    }
+    const match = /^\/products\/([^/?]+)/.exec(req.url ?? '')
+    if (!match) {
+      res.statusCode = 404
+      return void res.end()
+    }
+    calls++
+    setTimeout(() => {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ id: match[1], name: `Product ${match[1]}`, price: 42, servedBy: 'upstream' }))
+    }, latencyMs)
+  })
+  server.keepAliveTimeout = 60_000
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}`, server, calls: () => calls }
+}

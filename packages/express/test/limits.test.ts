@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest'
+import { concurrencyLimit, serialize } from '../src'
+import { expressVersions, gate, listen, macrotask, until } from './helpers'
+
+describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_name, express) => {
+  it('serialize: the lost update is gone per key, and different keys run in parallel', async () => {
+    const app = express()
+    const balances = new Map<string, number>()
+    const inside = new Map<string, number>()
+    let maxPerKey = 0
+    let maxOverall = 0
+    let overall = 0
+    const mw = serialize({ key: (req) => String(req.params.id) })
+    app.post('/accounts/:id/deposit', mw, async (req, res) => {
+      const id = String(req.params.id)
+      inside.set(id, (inside.get(id) ?? 0) + 1)
+      overall++
+      maxPerKey = Math.max(maxPerKey, inside.get(id)!)
+      maxOverall = Math.max(maxOverall, overall)
+      const balance = balances.get(id) ?? 0 // read
+      await macrotask() // await
+      balances.set(id, balance + 1) // write
+      inside.set(id, inside.get(id)! - 1)
+      overall--
+      res.json({ balance: balance + 1 })
+    })
+    const server = await listen(app)
+    try {
+      await Promise.all(Array.from({ length: 100 }, (_, i) => fetch(`${server.url}/accounts/${i % 4}/deposit`, { method: 'POST' }).then((r) => r.text())))
+      expect([...balances.values()]).toEqual([25, 25, 25, 25])
+      expect(maxPerKey).toBe(1)
+      expect(maxOverall).toBeGreaterThanOrEqual(1)
+      expect(mw.lock.size).toBe(0)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('serialize: two different keys are held at the same time', async () => {
+    const app = express()
+    const bothIn = gate()
+    let inside = 0
+    app.get('/k/:id', serialize({ key: (req) => String(req.params.id) }), async (_req, res) => {
+      if (++inside === 2) bothIn.open()
+      await bothIn.promise // would never open if different keys were serialized
+      res.send('ok')
+    })
+    const server = await listen(app)
+    try {
+      const rs = await Promise.all([fetch(`${server.url}/k/a`), fetch(`${server.url}/k/b`)])
+      expect(rs.map((r) => r.status)).toEqual([200, 200])
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('serialize: a client that disconnects while waiting or while holding leaks nothing', async () => {
+    const app = express()
+    const release = gate()
+    let entered = 0
+    const mw = serialize({ key: () => 'one' })
+    app.get('/hold', mw, async (_req, res) => {
+      entered++
+      await release.promise
+      res.send('ok')
+    })
+    const server = await listen(app)
+    try {
+      const holder = new AbortController()
+      const waiter = new AbortController()
+      const h = fetch(`${server.url}/hold`, { signal: holder.signal }).catch(() => 'aborted')
+      await until(() => entered === 1, 'holder inside')
+      const w = fetch(`${server.url}/hold`, { signal: waiter.signal }).catch(() => 'aborted')
+      await until(() => mw.lock.size === 1 && !mw.lock.tryAcquire('one'), 'waiter queued')
+      waiter.abort()
+      holder.abort()
+      expect(await w).toBe('aborted')
+      expect(await h).toBe('aborted')
+      await until(() => mw.lock.locked('one') === false, 'lock released on close')
+      release.open()
+      const after = await fetch(`${server.url}/hold`)
+      expect(await after.text()).toBe('ok')
+      expect(entered).toBe(2) // the aborted waiter never ran
+      await until(() => mw.lock.size === 0, 'no entry left')
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('serialize: a timeout answers 503 with Retry-After', async () => {
+    const app = express()
+    const release = gate()
+    app.get('/t', serialize({ key: () => 'k', timeout: 30, retryAfter: 3 }), async (_req, res) => {
+      await release.promise
+      res.send('ok')
+    })
+    const server = await listen(app)
+    try {
+      const first = fetch(`${server.url}/t`)
+      const second = await fetch(`${server.url}/t`)
+      expect(second.status).toBe(503)
+      expect(second.headers.get('retry-after')).toBe('3')
+      release.open()
+      expect((await first).status).toBe(200)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('concurrencyLimit: never more than max inside; past the queue 503 at once; past the timeout 503', async () => {
+    const app = express()
+    const release = gate()
+    let inside = 0
+    let max = 0
+    const limit = concurrencyLimit({ max: 2, queue: 3, timeout: 10_000 })
+    app.use('/report', limit)
+    app.get('/report', async (_req, res) => {
+      inside++
+      max = Math.max(max, inside)
+      await release.promise
+      inside--
+      res.send('report')
+    })
+    const server = await listen(app)
+    try {
+      const running = Array.from({ length: 5 }, () => fetch(`${server.url}/report`))
+      await until(() => inside === 2 && limit.semaphore.statistics().waiting === 3, '2 inside, 3 queued')
+      const rejected = await fetch(`${server.url}/report`)
+      expect(rejected.status).toBe(503)
+      expect(rejected.headers.get('retry-after')).toBe('1')
+      release.open()
+      const statuses = await Promise.all(running.map(async (r) => (await r).status))
+      expect(statuses).toEqual([200, 200, 200, 200, 200])
+      expect(max).toBe(2)
+      expect(limit.semaphore.value).toBe(2)
+
+      const app2 = express()
+      const hold = gate()
+      app2.use(concurrencyLimit({ max: 1, timeout: 20 }))
+      app2.get('/', async (_req, res) => {
+        await hold.promise
+        res.send('x')
+      })
+      const s2 = await listen(app2)
+      const busy = fetch(`${s2.url}/`)
+      const late = await fetch(`${s2.url}/`)
+      expect(late.status).toBe(503)
+      hold.open()
+      expect((await busy).status).toBe(200)
+      await s2.close()
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('bad options throw typed errors', () => {
+    expect(() => serialize({} as never)).toThrow(/key must be a function/)
+    expect(() => concurrencyLimit({ max: 0 })).toThrow(/max must be an integer >= 1/)
+    expect(() => concurrencyLimit({ max: 2, queue: -1 })).toThrow(/queue must be a number >= 0/)
+  })
+})
