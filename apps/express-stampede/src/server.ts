@@ -2,7 +2,7 @@
 // event loop. Prints one JSON line with both URLs, then serves until killed.
 import type { AddressInfo } from 'node:net'
 import { createApp } from './app'
-import { startUpstream } from './upstream'
+import { startUpstream } from '@yieldpoint/demo-kit'
 
 const upstream = await startUpstream(Number(process.env.UPSTREAM_LATENCY_MS ?? 100))
 const server = createApp(upstream.url).listen(0, '127.0.0.1', () => {

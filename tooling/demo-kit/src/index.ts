@@ -1,0 +1,2 @@
+export { startUpstream } from './upstream'
+export { printStampedeTable, type StampedeRow } from './table'
