@@ -55,7 +55,7 @@ function turbo(...args) {
 function demo() {
   setup()
   turbo('build', '--filter=./packages/*')
-  for (const app of ['counter-race', 'express-stampede', 'rxjs-stampede']) {
+  for (const app of ['counter-race', 'express-stampede', 'rxjs-stampede', 'nestjs-stampede']) {
     if (existsSync(join(root, 'apps', app))) run('pnpm', ['--filter', `./apps/${app}`, 'run', 'demo'])
   }
 }

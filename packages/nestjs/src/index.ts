@@ -1,0 +1,5 @@
+export { YieldpointModule } from './yieldpoint.module'
+export { YieldpointService } from './yieldpoint.service'
+export { MODULE_OPTIONS_TOKEN as YIELDPOINT_MODULE_OPTIONS, type YieldpointModuleOptions } from './yieldpoint.module-definition'
+export { SingleFlight, WithLock, Concurrency, type SingleFlightOptions, type Returns } from './decorators'
+export { Coalesce, CoalesceInterceptor, COALESCE_OPTIONS, type CoalesceOptions } from './coalesce.interceptor'

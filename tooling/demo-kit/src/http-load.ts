@@ -1,0 +1,32 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import type { StampedeRow } from './table'
+
+/**
+ * Starts a demo's server script (TypeScript, through tsx) in a child process so the load
+ * generator does not share its event loop. The script prints one JSON line with its URLs.
+ */
+export async function spawnServer<T extends object>(script: string, env: Record<string, string> = {}): Promise<T & { child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string]
+  return { ...(JSON.parse(line) as T), child }
+}
+
+/** Fires `n` concurrent GETs at `url` and counts the upstream calls they caused. */
+export async function httpStampede(strategy: string, url: string, upstream: string, n: number): Promise<StampedeRow> {
+  await fetch(`${upstream}/reset`, { method: 'POST' })
+  const started = performance.now()
+  const latencies = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const t = performance.now()
+      const res = await fetch(url)
+      await res.arrayBuffer()
+      return res.ok ? performance.now() - t : Number.NaN
+    }),
+  )
+  const elapsedMs = performance.now() - started
+  const upstreamCalls = Number(await (await fetch(`${upstream}/calls`)).text())
+  const ok = latencies.filter((x) => !Number.isNaN(x))
+  return { strategy, requests: n, ok: ok.length, upstreamCalls, latencies: ok, elapsedMs }
+}
