@@ -48,6 +48,33 @@ function setup() {
   run('pnpm', ['install', '--frozen-lockfile', '--prefer-offline'])
 }
 
+function hasRedis() {
+  return spawnSync('redis-server', ['--version'], { env }).status === 0
+}
+
+/**
+ * @yieldpoint/redis tests and the cluster demo start their own redis-server (Debian's package)
+ * on 127.0.0.1 on a free port. Install it when missing and we are allowed to (root with apt).
+ */
+function ensureRedis({ required }) {
+  if (hasRedis()) return true
+  const root = typeof process.getuid === 'function' && process.getuid() === 0
+  if (root && spawnSync('apt-get', ['--version'], { env }).status === 0) {
+    console.log('• installing redis-server (Debian package)')
+    const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' }
+    run('apt-get', ['update', '-qq'], { env: aptEnv })
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env: aptEnv })
+    return hasRedis()
+  }
+  const message = 'redis-server is not installed and cannot be installed here (needs root and apt-get): install it (e.g. `sudo apt-get install -y redis-server`).'
+  if (required) {
+    console.error(`✗ ${message}`)
+    process.exit(1)
+  }
+  console.log(`• ${message} Skipping the cluster demo.`)
+  return false
+}
+
 function turbo(...args) {
   run('pnpm', ['exec', 'turbo', 'run', ...args, '--output-logs=errors-only', '--log-order=grouped'])
 }
@@ -55,12 +82,16 @@ function turbo(...args) {
 function demo() {
   setup()
   turbo('build', '--filter=./packages/*')
-  for (const app of ['counter-race', 'express-stampede', 'rxjs-stampede', 'nestjs-stampede']) {
+  const apps = ['counter-race', 'express-stampede', 'rxjs-stampede', 'nestjs-stampede']
+  // The main demo needs no Redis; the cluster demo runs when a redis-server can be started.
+  if (ensureRedis({ required: false })) apps.push('cluster-stampede')
+  for (const app of apps) {
     if (existsSync(join(root, 'apps', app))) run('pnpm', ['--filter', `./apps/${app}`, 'run', 'demo'])
   }
 }
 
 function test() {
+  ensureRedis({ required: true })
   setup()
   turbo('build', '--filter=./packages/*')
   // Typecheck and package lint first (fast, and a broken export map fails loudly), then the tests.

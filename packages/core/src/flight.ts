@@ -29,7 +29,7 @@ export class Flight<V> implements WaitQueueOwner {
   }
 
   /** Starts `work` with this flight's signal; re-entry into the same flight is detected. */
-  start(work: (signal: AbortSignal) => V | PromiseLike<V>, detectReentrancy: boolean): Promise<V> {
+  start<R = V>(work: (signal: AbortSignal) => R | PromiseLike<R>, detectReentrancy: boolean): Promise<R> {
     if (!detectReentrancy) {
       try {
         return Promise.resolve(work(this.controller.signal))
@@ -37,7 +37,7 @@ export class Flight<V> implements WaitQueueOwner {
         return Promise.reject(error)
       }
     }
-    let result: V | PromiseLike<V>
+    let result: R | PromiseLike<R>
     try {
       result = runAsLoad(this, () => work(this.controller.signal))
     } catch (error) {

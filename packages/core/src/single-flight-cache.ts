@@ -308,8 +308,29 @@ export class SingleFlightCache<K = string, V = unknown> {
     this.counters.loads++
     const context: LoaderContext<K, V> = { key, signal: flight.controller.signal, ttl: ttl ?? this.ttl, staleValue: stale?.value }
     const started = this.now()
-    flight.start(() => loader(context), this.detectReentrancy).then(
-      (value) => this.loaded(key, flight, value, context.ttl, started),
+    const distributed = this.store.load
+    if (distributed === undefined) {
+      flight.start(() => loader(context), this.detectReentrancy).then(
+        (value) => this.loaded(key, flight, value, context.ttl, started),
+        (error: unknown) => this.failed(key, flight, error, stale),
+      )
+      return flight
+    }
+    // The store coordinates the load across processes and writes the result itself.
+    const loadHere = async (): Promise<CacheEntry<V>> => {
+      const value = await loader(context)
+      const ttlNow = context.ttl
+      if (typeof ttlNow !== 'number' || Number.isNaN(ttlNow) || ttlNow < 0) {
+        throw new InvalidArgumentError(`SingleFlightCache: the loader set context.ttl to ${describe(ttlNow)}; it must be a number of milliseconds >= 0.`)
+      }
+      const now = this.now()
+      return this.entry(value, now, ttlNow, now - started)
+    }
+    flight.start(() => distributed.call(this.store, key, loadHere, { signal: flight.controller.signal }), this.detectReentrancy).then(
+      (entry) => {
+        flight.fulfill(entry.value)
+        this.dropFlight(key, flight)
+      },
       (error: unknown) => this.failed(key, flight, error, stale),
     )
     return flight

@@ -37,6 +37,14 @@ export interface CacheEntry<V> {
  * ```
  */
 export interface Store<K, V> {
+  /**
+   * Optional: run `load` at most once across every process sharing this store (a distributed
+   * single-flight). The cache calls it on a miss instead of calling its loader directly; it
+   * resolves with the entry — loaded here (and written by the store itself, fenced) or by another
+   * process — or rejects with the load's error. The cache already coalesces callers inside one
+   * process, so it is called at most once per key per process at a time.
+   */
+  load?(key: K, load: () => Promise<CacheEntry<V>>, options: { signal: AbortSignal }): Promise<CacheEntry<V>>
   get(key: K): CacheEntry<V> | undefined | Promise<CacheEntry<V> | undefined>
   /** `keepFor`: how long (ms) the entry is worth keeping; a store may use it as its expiry. */
   set(key: K, entry: CacheEntry<V>, keepFor: number): void | Promise<void>

@@ -1,0 +1,5 @@
+export { RedisKeyedLock, type RedisKeyedLockOptions, type RedisLockGuard } from './redis-keyed-lock'
+export { RedisStore, type RedisStoreOptions } from './redis-store'
+export { jsonCodec, RemoteError, type Codec, type SerializedError } from './codec'
+export { RedisUnavailableError, LockLostError } from './errors'
+export type { ConnectionOptions } from './connection'
