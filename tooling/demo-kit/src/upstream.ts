@@ -3,14 +3,18 @@ import type { AddressInfo } from 'node:net'
 
 /**
  * The slow origin every stampede article is about: an HTTP server on 127.0.0.1 that answers
- * `GET /products/:id` after `latencyMs` and counts its calls (`GET /calls`, `POST /reset`).
+ * `GET /products/:id` after `latencyMs` (or `?ms=`) and counts its calls (`GET /calls`,
+ * `GET /callers` — the `x-caller` header of each, `POST /reset`).
  */
-export async function startUpstream(latencyMs = 100): Promise<{ url: string; server: Server; calls: () => number }> {
+export async function startUpstream(latencyMs = 100): Promise<{ url: string; server: Server; calls: () => number; callers: () => string[] }> {
   let calls = 0
+  let callers: string[] = []
   const server = createServer((req, res) => {
     if (req.url === '/calls') return void res.end(String(calls))
+    if (req.url === '/callers') return void res.end(JSON.stringify(callers))
     if (req.url === '/reset' && req.method === 'POST') {
       calls = 0
+      callers = []
       return void res.end('0')
     }
     const match = /^\/products\/([^/?]+)/.exec(req.url ?? '')
@@ -19,13 +23,15 @@ export async function startUpstream(latencyMs = 100): Promise<{ url: string; ser
       return void res.end()
     }
     calls++
+    callers.push(String(req.headers['x-caller'] ?? 'unknown'))
+    const delay = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? latencyMs)
     setTimeout(() => {
       res.setHeader('content-type', 'application/json')
       res.end(JSON.stringify({ id: match[1], name: `Product ${match[1]}`, price: 42, servedBy: 'upstream' }))
-    }, latencyMs)
+    }, delay)
   })
   server.keepAliveTimeout = 60_000
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
-  return { url: `http://127.0.0.1:${port}`, server, calls: () => calls }
+  return { url: `http://127.0.0.1:${port}`, server, calls: () => calls, callers: () => callers }
 }
