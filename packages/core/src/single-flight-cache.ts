@@ -89,6 +89,10 @@ export interface SingleFlightCacheStats {
 class CacheFlight<V> extends Flight<V> {
   /** delete/set/clear happened during the load: its result must not be stored. */
   discarded = false
+  /** A refresh started while the entry was still servable (SWR, XFetch): callers read the store. */
+  background = false
+  /** The stale entry kept when the load started (for softTimeout and staleIfError). */
+  stale: CacheEntry<V> | undefined = undefined
 }
 
 const isThenable = <T>(value: unknown): value is PromiseLike<T> =>
@@ -121,6 +125,8 @@ const isThenable = <T>(value: unknown): value is PromiseLike<T> =>
  */
 export class SingleFlightCache<K = string, V = unknown> {
   private readonly flights = new Map<K, CacheFlight<V>>()
+  /** Store reads in progress (async stores): concurrent callers of a key share one read. */
+  private readonly reads = new Map<K, Promise<CacheEntry<V> | undefined>>()
   private readonly store: Store<K, V>
   private readonly ttl: number
   private readonly swr: number
@@ -183,9 +189,21 @@ export class SingleFlightCache<K = string, V = unknown> {
       if (opts.ttl !== undefined) duration(opts.ttl, 'getOrSet() ttl', 0)
       if (checkWaitOptions(opts, 'SingleFlightCache.getOrSet()')) return Promise.reject(opts.signal!.reason)
     }
+    // A load for a missing key is running here: join it without asking the store again (with a
+    // remote store, only one caller per process talks to it per flight).
+    const running = this.flights.get(key)
+    if (running !== undefined && !running.background) return this.join(key, running, running.stale, opts)
+    const reading = this.reads.get(key)
+    if (reading !== undefined) return reading.then((entry) => this.decide(key, entry, loader, opts))
     const found = this.store.get(key)
-    if (isThenable<CacheEntry<V> | undefined>(found)) return Promise.resolve(found).then((entry) => this.decide(key, entry, loader, opts))
-    return this.decide(key, found, loader, opts)
+    if (!isThenable<CacheEntry<V> | undefined>(found)) return this.decide(key, found, loader, opts)
+    const read = Promise.resolve(found)
+    this.reads.set(key, read)
+    const done = (): void => {
+      if (this.reads.get(key) === read) this.reads.delete(key)
+    }
+    read.then(done, done)
+    return read.then((entry) => this.decide(key, entry, loader, opts))
   }
 
   /** The value if it can be served without loading (fresh, or stale within `staleWhileRevalidate`). */
@@ -259,17 +277,18 @@ export class SingleFlightCache<K = string, V = unknown> {
         this.store.delete(key)
       }
     }
-    let flight = this.flights.get(key)
-    if (flight !== undefined) {
-      const reentry = this.detectReentrancy ? flight.reentered('SingleFlightCache.getOrSet()', key) : undefined
-      if (reentry !== undefined) return reentry
-      this.counters.coalesced++
-      if (opts?.status) opts.status.result = 'coalesced'
-    } else {
-      this.counters.misses++
-      if (opts?.status) opts.status.result = 'miss'
-      flight = this.startFlight(key, loader, stale, opts?.ttl, false)
-    }
+    const flight = this.flights.get(key)
+    if (flight !== undefined) return this.join(key, flight, stale, opts)
+    this.counters.misses++
+    if (opts?.status) opts.status.result = 'miss'
+    return this.wait(this.startFlight(key, loader, stale, opts?.ttl, false), stale, opts)
+  }
+
+  private join(key: K, flight: CacheFlight<V>, stale: CacheEntry<V> | undefined, opts: GetOrSetOptions | undefined): Promise<V> {
+    const reentry = this.detectReentrancy ? flight.reentered('SingleFlightCache.getOrSet()', key) : undefined
+    if (reentry !== undefined) return reentry
+    this.counters.coalesced++
+    if (opts?.status) opts.status.result = 'coalesced'
     return this.wait(flight, stale, opts)
   }
 
@@ -304,6 +323,8 @@ export class SingleFlightCache<K = string, V = unknown> {
 
   private startFlight(key: K, loader: Loader<K, V>, stale: CacheEntry<V> | undefined, ttl: number | undefined, background: boolean): CacheFlight<V> {
     const flight = new CacheFlight<V>('SingleFlightCache.getOrSet()', this.abortWhenAbandoned && !background, (f) => this.dropFlight(key, f as CacheFlight<V>))
+    flight.background = background
+    flight.stale = stale
     this.flights.set(key, flight)
     this.counters.loads++
     const context: LoaderContext<K, V> = { key, signal: flight.controller.signal, ttl: ttl ?? this.ttl, staleValue: stale?.value }

@@ -505,3 +505,39 @@ describe('SingleFlightCache — per-call status', () => {
     expect([s1.result, s2.result, s3.result, s4.result]).toEqual(['miss', 'coalesced', 'hit', 'stale'])
   })
 })
+
+describe('SingleFlightCache — callers joining a running load', () => {
+  it('do not read the store again (one store read per flight), and still get softTimeout\u2019s stale value', async () => {
+    let reads = 0
+    const inner = new MemoryStore<string, string>({ max: 10 })
+    const store: Store<string, string> = { get: async (k) => (reads++, inner.get(k)), set: (k, e) => inner.set(k, e), delete: (k) => inner.delete(k), clear: () => inner.clear() }
+    const cache = new SingleFlightCache<string, string>({ ttl: 100, staleIfError: 60_000, softTimeout: 50, store, now })
+    await cache.set('k', 'old')
+    await vi.advanceTimersByTimeAsync(200)
+    const o = origin(500, () => 'new')
+    const first = track(cache.getOrSet('k', o.load))
+    await vi.advanceTimersByTimeAsync(0)
+    const others = Array.from({ length: 20 }, () => track(cache.getOrSet('k', o.load)))
+    await vi.advanceTimersByTimeAsync(50)
+    expect(first.value).toBe('old')
+    expect(others.every((t) => t.value === 'old')).toBe(true)
+    expect(reads).toBe(1)
+    await vi.advanceTimersByTimeAsync(500)
+    expect(o.calls).toBe(1)
+  })
+})
+
+describe('SingleFlightCache — async store reads', () => {
+  it('concurrent callers share one store read per key (a remote store is read once per burst)', async () => {
+    let reads = 0
+    const inner = new MemoryStore<string, string>({ max: 10 })
+    const store: Store<string, string> = { get: async (k) => (reads++, await null, inner.get(k)), set: (k, e) => inner.set(k, e), delete: (k) => inner.delete(k), clear: () => inner.clear() }
+    const cache = new SingleFlightCache<string, string>({ ttl: 1000, store, now })
+    let loads = 0
+    const values = await Promise.all(Array.from({ length: 100 }, () => cache.getOrSet('k', async () => (loads++, 'v'))))
+    expect(values.every((v) => v === 'v')).toBe(true)
+    expect(reads).toBe(1)
+    expect(loads).toBe(1)
+    expect(cache.stats()).toMatchObject({ misses: 1, coalesced: 99 })
+  })
+})

@@ -1,5 +1,13 @@
+import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { RedisUnavailableError } from './errors'
+
+const shas = new Map<string, string>()
+const sha1 = (script: string): string => {
+  let sha = shas.get(script)
+  if (sha === undefined) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')))
+  return sha
+}
 
 /** Options shared by RedisStore and RedisKeyedLock for talking to Redis. */
 export interface ConnectionOptions {
@@ -46,7 +54,15 @@ export class Connection {
     }
   }
 
+  /** Runs a Lua script by its SHA (EVALSHA), sending the body only when Redis does not have it yet. */
   eval(what: string, script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return this.run(what, (c) => c.eval(script, keys.length, ...keys, ...args) as Promise<unknown>)
+    return this.run(what, async (c) => {
+      try {
+        return (await c.evalsha(sha1(script), keys.length, ...keys, ...args)) as unknown
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error
+        return (await c.eval(script, keys.length, ...keys, ...args)) as unknown
+      }
+    })
   }
 }

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import { Connection, type ConnectionOptions } from './connection'
 import { LockLostError } from './errors'
 import { nap, randomToken, Subscriber } from './pubsub'
-import { ACQUIRE, EXTEND, RELEASE } from './scripts'
+import { ACQUIRE, EXTEND, RELEASE, WAITERS } from './scripts'
 
 /** Options of {@link RedisKeyedLock}. */
 export interface RedisKeyedLockOptions extends ConnectionOptions {
@@ -133,21 +133,31 @@ export class RedisKeyedLock {
     const token = randomToken()
     const lockKey = this.lockKey(key)
     const seqKey = `${this.prefix}{${key}}:seq`
-    await this.subscriber.start(this.connection.timeoutMs).catch(() => {}) // polling still works without it
-    for (;;) {
-      let wake: (() => void) | undefined
-      // Listen before trying, so a release between our failed SET and our wait is not missed.
-      const stop = this.subscriber.on(this.channel, (message) => {
-        if (message === key) wake?.()
-      })
-      try {
+    const waitersKey = this.waitersKey(key)
+    const first = Number(await this.connection.eval('RedisKeyedLock.acquire', ACQUIRE, [lockKey, seqKey], [token, this.lockTtl]))
+    if (first > 0) return this.grant(key, lockKey, token, first, local)
+    // Contended: count ourselves as a waiter (so releases are announced) and listen, *then* try
+    // again — a release between our failed attempt and our wait is never missed.
+    await this.subscriber.start(this.connection.timeoutMs).catch(() => {}) // polling works without it
+    let wake: (() => void) | undefined
+    const stop = this.subscriber.on(this.channel, (message) => {
+      if (message === key) wake?.()
+    })
+    await this.connection.eval('RedisKeyedLock.wait', WAITERS, [waitersKey], [1, this.lockTtl * 10])
+    try {
+      for (;;) {
         const fence = Number(await this.connection.eval('RedisKeyedLock.acquire', ACQUIRE, [lockKey, seqKey], [token, this.lockTtl]))
         if (fence > 0) return this.grant(key, lockKey, token, fence, local)
         await nap(this.pollInterval, signal, (w) => ((wake = w), () => (wake = undefined)))
-      } finally {
-        stop()
       }
+    } finally {
+      stop()
+      void this.connection.eval('RedisKeyedLock.wait', WAITERS, [waitersKey], [-1, this.lockTtl * 10]).catch(() => {})
     }
+  }
+
+  private waitersKey(key: string): string {
+    return `${this.prefix}{${key}}:w`
   }
 
   private grant(key: string, lockKey: string, token: string, fence: number, local: Guard): RedisLockGuard {
@@ -168,7 +178,7 @@ export class RedisKeyedLock {
     const owner = new RedisGuardOwner(async () => {
       clearInterval(watchdog)
       try {
-        await this.connection.eval('RedisKeyedLock.release', RELEASE, [lockKey], [token, this.channel, key])
+        await this.connection.eval('RedisKeyedLock.release', RELEASE, [lockKey, this.waitersKey(key)], [token, this.channel, key])
       } finally {
         local.release()
       }

@@ -207,7 +207,7 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
       const message: DoneMessage = { k: key, ok: false, e: serializeError(error) }
       // Remote followers fail fast with the same error instead of waiting for the lease.
       await this.connection.run('RedisStore.fail', (c) => c.publish(this.doneChannel, JSON.stringify(message))).catch(() => {})
-      await this.connection.eval('RedisStore.release', RELEASE, [lockKey], [token, `${this.prefix}released`, key]).catch(() => {})
+      await this.connection.eval('RedisStore.release', RELEASE, [lockKey, `${this.prefix}{${key}}:w`], [token, `${this.prefix}released`, key]).catch(() => {})
       throw error
     }
     clearInterval(watchdog)

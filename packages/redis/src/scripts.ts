@@ -15,14 +15,24 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
 end
 return 0`
 
-/** KEYS: lock · ARGV: token, channel, message → 1 if it was ours (deleted, announced), else 0. */
+/**
+ * KEYS: lock, waiters · ARGV: token, channel, message → 1 if it was ours (deleted), else 0.
+ * Announces the release only if someone waits (the waiters counter), so an uncontended lock
+ * costs no pub/sub traffic.
+ */
 export const RELEASE = `
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('del', KEYS[1])
-  redis.call('publish', ARGV[2], ARGV[3])
+  if tonumber(redis.call('get', KEYS[2]) or '0') > 0 then redis.call('publish', ARGV[2], ARGV[3]) end
   return 1
 end
 return 0`
+
+/** KEYS: waiters · ARGV: delta, ttlMs — a waiter arrives (+1) or leaves (-1); the key expires if a process dies. */
+export const WAITERS = `
+local n = redis.call('incrby', KEYS[1], ARGV[1])
+if n <= 0 then redis.call('del', KEYS[1]) else redis.call('pexpire', KEYS[1], ARGV[2]) end
+return n`
 
 /**
  * The leader's fenced write. KEYS: value, lock, seq · ARGV: token, fence, payload, keepMs,

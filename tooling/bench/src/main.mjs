@@ -238,5 +238,10 @@ if (!only || only === 'http') {
   await httpBench({ quick, verdicts })
 }
 
+if (!only || only === 'redis') {
+  const { redisBench } = await import('./redis.mjs')
+  await redisBench({ quick, verdicts })
+}
+
 console.log('\n### Targets\n')
 table(['scenario', 'target', 'measured', 'verdict'], verdicts)
