@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Semaphore } from '@yieldpoint/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { onResponseDone, requestSignal } from './request-signal'
+import { holdForResponse, serviceUnavailable } from './hold-for-response'
 
 /** Options of {@link concurrencyLimit}. */
 export interface ConcurrencyLimitOptions {
@@ -34,27 +34,10 @@ export function concurrencyLimit(options: ConcurrencyLimitOptions): RequestHandl
   }
   const semaphore = new Semaphore(options.max)
   const retryAfter = String(options.retryAfter ?? 1)
-  const busy = (res: Response): void => {
-    res.setHeader('retry-after', retryAfter)
-    res.status(503).send('Service Unavailable: too many requests in progress, retry later.')
-  }
-  const run = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    if (semaphore.locked() && semaphore.statistics().waiting >= queue) return busy(res)
-    const signal = requestSignal(req, res)
-    let guard
-    try {
-      guard = await semaphore.acquire({ signal, timeout: options.timeout })
-    } catch (error) {
-      if (signal.aborted) return
-      if ((error as Error)?.name === 'TimeoutError') return busy(res)
-      throw error
-    }
-    onResponseDone(res, () => guard.release())
-    if (res.writableEnded || res.destroyed) return guard.release()
-    next()
-  }
+  const busyMessage = 'too many requests in progress, retry later.'
   const middleware = function concurrencyLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
-    run(req, res, next).catch(next)
+    if (semaphore.locked() && semaphore.statistics().waiting >= queue) return serviceUnavailable(res, retryAfter, busyMessage)
+    holdForResponse(req, res, next, (signal) => semaphore.acquire({ signal, timeout: options.timeout }), retryAfter, busyMessage).catch(next)
   }
   return Object.assign(middleware, { semaphore })
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, KeyedLock } from '@yieldpoint/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { onResponseDone, requestSignal } from './request-signal'
+import { holdForResponse } from './hold-for-response'
 
 /** Options of {@link serialize}. */
 export interface SerializeOptions {
@@ -30,27 +30,8 @@ export function serialize(options: SerializeOptions): RequestHandler & { lock: K
   }
   const lock = options.lock ?? new KeyedLock<string>()
   const retryAfter = String(options.retryAfter ?? 1)
-  const run = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const key = options.key(req)
-    const signal = requestSignal(req, res)
-    let guard
-    try {
-      guard = await lock.acquire(key, { signal, timeout: options.timeout })
-    } catch (error) {
-      if (signal.aborted) return
-      if ((error as Error)?.name === 'TimeoutError') {
-        res.setHeader('retry-after', retryAfter)
-        res.status(503).send('Service Unavailable: the resource is busy, retry later.')
-        return
-      }
-      throw error
-    }
-    onResponseDone(res, () => guard.release())
-    if (res.writableEnded || res.destroyed) return guard.release()
-    next()
-  }
   const middleware = function serializeMiddleware(req: Request, res: Response, next: NextFunction): void {
-    run(req, res, next).catch(next)
+    holdForResponse(req, res, next, (signal) => lock.acquire(options.key(req), { signal, timeout: options.timeout }), retryAfter, 'the resource is busy, retry later.').catch(next)
   }
   return Object.assign(middleware, { lock })
 }

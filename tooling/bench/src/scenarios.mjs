@@ -28,32 +28,34 @@ export async function contended(a, lock, n, permits, deadline) {
   let fifoBreaks = 0
   let done = 0
   let frozen = false
-  const task = async (i) => {
-    const t = a.run ? undefined : await a.acquire(lock)
-    if (frozen) return
+  // The critical section's checks, split in two synchronous halves so every task stays exactly
+  // `acquire; await null; release` (benchmarking.md scenario B): exclusion, FIFO, freeze.
+  const enter = (i) => {
+    if (frozen) return false
     inside++
     if (inside > maxInside) maxInside = inside
     if (permits === 1 && i !== nextInOrder) fifoBreaks++
     nextInOrder = i + 1
-    await null
+    return true
+  }
+  const exit = () => {
     inside--
     done++
-    if (!frozen) a.release(lock, t)
   }
   const runTask = a.run
-    ? async (i) => {
-        await a.run(lock, async () => {
-          if (frozen) return
-          inside++
-          if (inside > maxInside) maxInside = inside
-          if (permits === 1 && i !== nextInOrder) fifoBreaks++
-          nextInOrder = i + 1
+    ? (i) =>
+        a.run(lock, async () => {
+          if (!enter(i)) return
           await null
-          inside--
-          done++
+          exit()
         })
+    : async (i) => {
+        const t = await a.acquire(lock)
+        if (!enter(i)) return
+        await null
+        exit()
+        if (!frozen) a.release(lock, t)
       }
-    : task
   const start = performance.now()
   const all = new Array(n)
   let abandoned = false
