@@ -3,7 +3,7 @@
 // On a fresh machine with only Node 20 and npm it installs pnpm (into .tools/, no global
 // install, no corepack — corepack cannot verify pnpm's signatures here) and the workspace,
 // then runs the task. Re-running it is cheap: every step is idempotent.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -96,7 +96,28 @@ function test() {
   turbo('build', '--filter=./packages/*')
   // Typecheck and package lint first (fast, and a broken export map fails loudly), then the tests.
   turbo('typecheck', 'lint')
-  run('pnpm', ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--log-order=grouped'])
+  // Stream the test output as it comes, and add up vitest's per-package summaries into one
+  // closing line.
+  const counts = { passed: 0, failed: 0, skipped: 0 }
+  const child = spawn('pnpm', ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--log-order=grouped'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] })
+  let pending = ''
+  child.stdout.on('data', (chunk) => {
+    process.stdout.write(chunk)
+    pending += chunk
+    const lines = pending.split('\n')
+    pending = lines.pop()
+    for (const line of lines) {
+      // e.g. "@yieldpoint/core:test:       Tests  120 passed (120)" (colours stripped)
+      const plain = line.replace(/\x1b\[[0-9;]*m/g, '')
+      const m = /\bTests\s+(.*)\(\d+\)\s*$/.exec(plain)
+      if (!m) continue
+      for (const [, n, kind] of m[1].matchAll(/(\d+) (passed|failed|skipped)/g)) counts[kind] += Number(n)
+    }
+  })
+  child.on('close', (code) => {
+    console.log(`\n${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''}`)
+    process.exit(code ?? 1)
+  })
 }
 
 function bench() {

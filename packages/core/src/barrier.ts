@@ -2,7 +2,13 @@ import { BrokenBarrierError, InvalidArgumentError } from './errors'
 import { checkWaitOptions, describe, type WaitOptions } from './options'
 import { WaitQueue } from './wait-queue'
 
-/** The phases of a {@link Barrier}, as in asyncio's `_BarrierState`. */
+/**
+ * The phases of a {@link Barrier}, as in asyncio's `_BarrierState`.
+ * @example
+ * ```ts
+ * if (barrier.state === 'broken') barrier.reset()
+ * ```
+ */
 export type BarrierState = 'filling' | 'draining' | 'resetting' | 'broken'
 
 /**

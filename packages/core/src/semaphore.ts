@@ -4,7 +4,13 @@ import { runWith } from './lock'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
 import { WaitQueue, type WaitQueueOwner } from './wait-queue'
 
-/** Options of `Semaphore.acquire()`: the wait options plus how many permits to take. */
+/**
+ * Options of `Semaphore.acquire()`: the wait options plus how many permits to take.
+ * @example
+ * ```ts
+ * using _ = await pool.acquire({ permits: 2, timeout: 1_000 })
+ * ```
+ */
 export interface SemaphoreAcquireOptions extends WaitOptions {
   /** Permits to take at once (tokio's `acquire_many`); an integer >= 1. Default 1. */
   permits?: number | undefined

@@ -5,7 +5,13 @@ import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './o
 import { MemoryStore, type CacheEntry, type Store } from './store'
 import { startTimer } from './wait-queue'
 
-/** What a loader receives. Set `ttl` to choose the entry's freshness from the value. */
+/**
+ * What a loader receives. Set `ttl` to choose the entry's freshness from the value.
+ * @example
+ * ```ts
+ * cache.getOrSet(host, async (ctx) => { const r = await resolve(ctx.key, { signal: ctx.signal }); ctx.ttl = r.ttl * 1000; return r.address })
+ * ```
+ */
 export interface LoaderContext<K, V> {
   /** The key being loaded. */
   key: K
@@ -17,13 +23,33 @@ export interface LoaderContext<K, V> {
   staleValue: V | undefined
 }
 
-/** Loads the value for a key; may return a value or a promise. */
+/**
+ * Loads the value for a key; may return a value or a promise.
+ * @example
+ * ```ts
+ * const load: Loader<string, User> = ({ key, signal }) => db.user(key, { signal })
+ * ```
+ */
 export type Loader<K, V> = (context: LoaderContext<K, V>) => V | PromiseLike<V>
 
-/** How one `getOrSet` call was answered. */
+/**
+ * How one `getOrSet` call was answered.
+ * @example
+ * ```ts
+ * const status: { result?: CacheResult } = {}
+ * await cache.getOrSet(key, load, { status })
+ * res.setHeader('x-cache', status.result ?? 'miss')
+ * ```
+ */
 export type CacheResult = 'hit' | 'stale' | 'miss' | 'coalesced'
 
-/** Per-call options of `getOrSet`: the wait options plus a `ttl` for a value loaded by this call. */
+/**
+ * Per-call options of `getOrSet`: the wait options plus a `ttl` for a value loaded by this call.
+ * @example
+ * ```ts
+ * await cache.getOrSet(key, load, { signal: req.signal, timeout: 2_000, ttl: 60_000 })
+ * ```
+ */
 export interface GetOrSetOptions extends WaitOptions {
   /** Freshness (ms) of a value loaded by this call; overrides the cache's `ttl`. */
   ttl?: number | undefined
@@ -34,7 +60,13 @@ export interface GetOrSetOptions extends WaitOptions {
   status?: { result?: CacheResult } | undefined
 }
 
-/** Options of {@link SingleFlightCache}. All durations are milliseconds. */
+/**
+ * Options of {@link SingleFlightCache}. All durations are milliseconds.
+ * @example
+ * ```ts
+ * new SingleFlightCache({ ttl: 5_000, staleWhileRevalidate: 30_000, staleIfError: 300_000, max: 50_000 })
+ * ```
+ */
 export interface SingleFlightCacheOptions<K, V> {
   /** How long a loaded value is fresh. Default `Infinity` (until evicted or deleted). */
   ttl?: number
@@ -70,7 +102,14 @@ export interface SingleFlightCacheOptions<K, V> {
   random?: () => number
 }
 
-/** Counters since the cache was created. */
+/**
+ * Counters since the cache was created.
+ * @example
+ * ```ts
+ * const { hits, misses, coalesced } = cache.stats()
+ * const hitRatio = hits / (hits + misses + coalesced)
+ * ```
+ */
 export interface SingleFlightCacheStats {
   /** Calls answered from a fresh entry (or a cached error). */
   hits: number

@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache'
 
 /**
- * What a {@link SingleFlightCache} keeps per key. Times are in the cache's own monotonic clock
+ * What a {@link SingleFlightCache} keeps per key (see {@link Store} for an example of a store
+ * holding them). Times are in the cache's own monotonic clock
  * (`performance.now()` by default), so a store shared between processes must persist remaining
  * durations (`freshUntil - now`) rather than these numbers — the Redis store does.
  */

@@ -1,6 +1,14 @@
 import type { Response } from 'express'
 
-/** A response as recorded from the request that produced it, ready to replay to others. */
+/**
+ * A response as recorded from the request that produced it, ready to replay to others — the
+ * value type of the cache behind `coalesce()`.
+ * @example
+ * ```ts
+ * const cache = new SingleFlightCache<string, CapturedResponse>({ ttl: 5_000, store: redisStore })
+ * app.get('/products/:id', coalesce({ cache }), show)
+ * ```
+ */
 export interface CapturedResponse {
   status: number
   /** Lower-case header names; hop-by-hop headers and `set-cookie` are never kept. */

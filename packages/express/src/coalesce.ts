@@ -5,7 +5,13 @@ import { LRUCache } from 'lru-cache'
 import { captureResponse, replayResponse, type CapturedResponse } from './capture'
 import { requestSignal } from './request-signal'
 
-/** Options of {@link coalesce}. Durations are milliseconds. */
+/**
+ * Options of {@link coalesce}. Durations are milliseconds.
+ * @example
+ * ```ts
+ * coalesce({ ttl: 5_000, staleWhileRevalidate: 30_000, key: (req) => req.params.id, credentials: 'bypass' })
+ * ```
+ */
 export interface CoalesceOptions {
   /** Methods that are coalesced. Default `['GET', 'HEAD']` (only safe methods make sense). */
   methods?: string[]
@@ -35,7 +41,15 @@ export interface CoalesceOptions {
   max?: number
 }
 
-/** A handler returned by {@link coalesce}, with the cache it uses. */
+/**
+ * A handler returned by {@link coalesce}, with the cache it uses.
+ * @example
+ * ```ts
+ * const products = coalesce({ ttl: 60_000 })
+ * app.get('/products/:id', products, show)
+ * app.put('/products/:id', update, () => products.cache.delete(`GET /products/${id}`))
+ * ```
+ */
 export type CoalesceHandler = RequestHandler & { cache: SingleFlightCache<string, CapturedResponse> }
 
 /** The leader's response must not reach anyone else: each waiting request runs the handler itself. */

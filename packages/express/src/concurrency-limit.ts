@@ -2,7 +2,13 @@ import { InvalidArgumentError, Semaphore } from '@yieldpoint/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { holdForResponse, serviceUnavailable } from './hold-for-response'
 
-/** Options of {@link concurrencyLimit}. */
+/**
+ * Options of {@link concurrencyLimit}.
+ * @example
+ * ```ts
+ * concurrencyLimit({ max: 4, queue: 100, timeout: 2_000 })
+ * ```
+ */
 export interface ConcurrencyLimitOptions {
   /** Requests handled at once. */
   max: number

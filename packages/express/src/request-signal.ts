@@ -14,7 +14,13 @@ export function requestSignal(req: Request, res: Response): AbortSignal {
   return controller.signal
 }
 
-/** The reason a waiting request's signal aborts: its client disconnected. */
+/**
+ * The reason a waiting request's signal aborts: its client disconnected.
+ * @example
+ * ```ts
+ * if (err instanceof ClientClosedError) return // nobody to answer
+ * ```
+ */
 export class ClientClosedError extends Error {
   readonly code = 'ERR_YP_CLIENT_CLOSED'
   constructor(req: Request) {

@@ -2,7 +2,13 @@ import { InvalidArgumentError, KeyedLock } from '@yieldpoint/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { holdForResponse } from './hold-for-response'
 
-/** Options of {@link serialize}. */
+/**
+ * Options of {@link serialize}.
+ * @example
+ * ```ts
+ * serialize({ key: (req) => req.params.id, timeout: 5_000, retryAfter: 2 })
+ * ```
+ */
 export interface SerializeOptions {
   /** The resource a request works on, e.g. `req => req.params.id`. Requests with the same key run one at a time. */
   key: (req: Request) => string

@@ -5,7 +5,13 @@ import { lastValueFrom, type Observable } from 'rxjs'
 import { observeCall } from './hold'
 import { YieldpointService } from './yieldpoint.service'
 
-/** Options of {@link Coalesce}. */
+/**
+ * Options of {@link Coalesce}.
+ * @example
+ * ```ts
+ * @Coalesce({ ttl: 1_000, credentials: 'bypass' })
+ * ```
+ */
 export interface CoalesceOptions {
   /** Cache the handler's result this long (ms). Default 0: only concurrent requests share it. */
   ttl?: number
@@ -15,6 +21,13 @@ export interface CoalesceOptions {
   credentials?: 'partition' | 'bypass' | 'ignore'
 }
 
+/**
+ * Metadata key under which `@Coalesce` stores its options.
+ * @example
+ * ```ts
+ * const options = reflector.get(COALESCE_OPTIONS, context.getHandler())
+ * ```
+ */
 export const COALESCE_OPTIONS = 'yieldpoint:coalesce'
 
 /**
@@ -24,6 +37,11 @@ export const COALESCE_OPTIONS = 'yieldpoint:coalesce'
  * waiting request as the same Nest exception. Per-user safety as in `@yieldpoint/express`:
  * requests with `Authorization` or `Cookie` are only coalesced with requests carrying the same
  * credentials. Do not use it on handlers that set cookies or otherwise answer per request.
+ *
+ * @example
+ * ```ts
+ * @UseInterceptors(CoalesceInterceptor) @Get(':id') findOne(@Param('id') id: string) { … }
+ * ```
  */
 @Injectable()
 export class CoalesceInterceptor implements NestInterceptor {

@@ -11,7 +11,13 @@ const INJECTED = Symbol('yieldpoint.injected')
 
 type Method = (...args: any[]) => unknown // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** Whether a decorated method returns a Promise (default) or an Observable. */
+/**
+ * Whether a decorated method returns a Promise (default) or an Observable.
+ * @example
+ * ```ts
+ * @SingleFlight({ returns: 'observable' }) product$(id: string) { return this.http.get(url) }
+ * ```
+ */
 export type Returns = 'promise' | 'observable'
 
 function injectService(target: object): void {
@@ -47,7 +53,13 @@ function wrap(target: object, key: string | symbol, descriptor: PropertyDescript
   descriptor.value = wrapped
 }
 
-/** Options of {@link SingleFlight}. */
+/**
+ * Options of {@link SingleFlight}.
+ * @example
+ * ```ts
+ * @SingleFlight({ key: (id: string) => `product:${id}`, ttl: 5_000 })
+ * ```
+ */
 export interface SingleFlightOptions {
   /** The cache key from the method's arguments. Default: `Class.method:` + JSON of the arguments. */
   key?: (...args: any[]) => string // eslint-disable-line @typescript-eslint/no-explicit-any

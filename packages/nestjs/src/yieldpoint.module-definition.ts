@@ -1,7 +1,13 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common'
 import type { KeyedLock, SingleFlightCache, SingleFlightCacheOptions, Store } from '@yieldpoint/core'
 
-/** Options of {@link YieldpointModule}. */
+/**
+ * Options of `YieldpointModule.forRoot()`.
+ * @example
+ * ```ts
+ * YieldpointModule.forRoot({ cache: { ttl: 5_000 }, store: new RedisStore({ client }) })
+ * ```
+ */
 export interface YieldpointModuleOptions {
   /**
    * The cache behind `@SingleFlight` and `@Coalesce`: options for a new `SingleFlightCache`

@@ -13,7 +13,13 @@ export interface Codec {
   decode(text: string): unknown
 }
 
-/** JSON, with Buffers kept as base64. */
+/**
+ * JSON, with Buffers kept as base64.
+ * @example
+ * ```ts
+ * new RedisStore({ client, codec: jsonCodec })
+ * ```
+ */
 export const jsonCodec: Codec = {
   encode: (value) =>
     JSON.stringify(value, (_key, v: unknown) =>
@@ -27,7 +33,13 @@ export const jsonCodec: Codec = {
     ),
 }
 
-/** What survives of an error across processes: name, message, code. */
+/**
+ * What survives of an error across processes: name, message, code.
+ * @example
+ * ```ts
+ * const wire: SerializedError = { name: 'NotFoundError', message: 'no product 7', code: 'E404' }
+ * ```
+ */
 export interface SerializedError {
   name: string
   message: string
@@ -43,7 +55,13 @@ export function serializeError(error: unknown): SerializedError {
   return { name: 'Error', message: String(error) }
 }
 
-/** An error thrown in another process, rebuilt from its name, message and code. */
+/**
+ * An error thrown in another process, rebuilt from its name, message and code.
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof RemoteError && e.code === 'E404') return notFound() }
+ * ```
+ */
 export class RemoteError extends Error {
   readonly code?: unknown
   readonly status?: unknown

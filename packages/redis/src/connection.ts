@@ -9,7 +9,13 @@ const sha1 = (script: string): string => {
   return sha
 }
 
-/** Options shared by RedisStore and RedisKeyedLock for talking to Redis. */
+/**
+ * Options shared by RedisStore and RedisKeyedLock for talking to Redis.
+ * @example
+ * ```ts
+ * new RedisStore({ client, commandTimeout: 250, breakerMs: 5_000 })
+ * ```
+ */
 export interface ConnectionOptions {
   /** Every Redis command gives up after this many ms. Default 1,000. */
   commandTimeout?: number

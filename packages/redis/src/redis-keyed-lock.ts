@@ -5,7 +5,13 @@ import { LockLostError } from './errors'
 import { nap, randomToken, Subscriber } from './pubsub'
 import { ACQUIRE, EXTEND, RELEASE, WAITERS } from './scripts'
 
-/** Options of {@link RedisKeyedLock}. */
+/**
+ * Options of {@link RedisKeyedLock}.
+ * @example
+ * ```ts
+ * new RedisKeyedLock({ client, prefix: 'app:lock:', lockTtl: 5_000 })
+ * ```
+ */
 export interface RedisKeyedLockOptions extends ConnectionOptions {
   /** An ioredis client for commands. */
   client: Redis
@@ -19,7 +25,14 @@ export interface RedisKeyedLockOptions extends ConnectionOptions {
   pollInterval?: number
 }
 
-/** A grant of a {@link RedisKeyedLock}. */
+/**
+ * A grant of a {@link RedisKeyedLock}.
+ * @example
+ * ```ts
+ * await using guard = await locks.acquire('report')
+ * await storage.write(report, { fence: guard.fence })
+ * ```
+ */
 export interface RedisLockGuard extends Guard {
   /** The fencing token of this grant: strictly greater than every earlier grant's for this key. */
   readonly fence: number

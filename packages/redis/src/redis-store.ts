@@ -6,7 +6,13 @@ import { RedisUnavailableError } from './errors'
 import { nap, randomToken, Subscriber } from './pubsub'
 import { ACQUIRE, COMMIT, DELETE, EXTEND, READ, RELEASE, SET } from './scripts'
 
-/** Options of {@link RedisStore}. */
+/**
+ * Options of {@link RedisStore}.
+ * @example
+ * ```ts
+ * new RedisStore({ client, prefix: 'shop:', lockTtl: 5_000, l1: { max: 10_000 } })
+ * ```
+ */
 export interface RedisStoreOptions extends ConnectionOptions {
   /** An ioredis client for commands. Tip: `new Redis(url, { enableOfflineQueue: false })` so commands fail fast while Redis is down. */
   client: Redis

@@ -1,7 +1,13 @@
 import { InvalidArgumentError, SingleFlight, SingleFlightCache } from '@yieldpoint/core'
 import { from, lastValueFrom, mergeMap, Observable, takeUntil, fromEvent, type ObservableInput, type OperatorFunction } from 'rxjs'
 
-/** A {@link SingleFlight} or a {@link SingleFlightCache} from `@yieldpoint/core`. */
+/**
+ * A {@link SingleFlight} or a {@link SingleFlightCache} from `@yieldpoint/core`.
+ * @example
+ * ```ts
+ * const flights: Flights<string, User> = new SingleFlightCache({ ttl: 5_000 })
+ * ```
+ */
 export type Flights<K, R> = SingleFlight<K, R> | SingleFlightCache<K, R>
 
 /**
