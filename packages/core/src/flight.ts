@@ -18,6 +18,10 @@ export class Flight<V> implements WaitQueueOwner {
   error: unknown = undefined
   /** Callers that ever joined (the first one included). */
   joined = 0
+  /** Callers without signal or timeout: they cannot leave, so they share one promise. */
+  private plain = 0
+  private shared: Promise<V> | undefined = undefined
+  private settleShared: [(value: V) => void, (reason: unknown) => void] | undefined = undefined
 
   constructor(
     api: string,
@@ -54,7 +58,17 @@ export class Flight<V> implements WaitQueueOwner {
     this.joined++
     if (this.state === 1) return Promise.resolve(this.value as V)
     if (this.state === 2) return Promise.reject(this.error)
+    if (opts === undefined || (opts.signal === undefined && (opts.timeout === undefined || opts.timeout === Infinity))) {
+      this.plain++
+      this.shared ??= new Promise<V>((resolve, reject) => (this.settleShared = [resolve, reject]))
+      return this.shared
+    }
     return this.waiters.park(1, opts)
+  }
+
+  /** Callers waiting right now. */
+  get waiting(): number {
+    return this.plain + this.waiters.length
   }
 
   /** Rejects if the current async context is this flight's own work (it would wait for itself). */
@@ -70,6 +84,7 @@ export class Flight<V> implements WaitQueueOwner {
   fulfill(value: V): void {
     this.state = 1
     this.value = value
+    this.settleShared?.[0](value)
     const waiters = this.waiters
     for (let w = waiters.head; w !== undefined; w = waiters.head) waiters.grant(w, value)
   }
@@ -77,11 +92,12 @@ export class Flight<V> implements WaitQueueOwner {
   fail(error: unknown): void {
     this.state = 2
     this.error = error
+    this.settleShared?.[1](error)
     this.waiters.rejectAll(error)
   }
 
   waiterLeft(): void {
-    if (this.state === 0 && this.waiters.length === 0 && this.abortWhenAbandoned) {
+    if (this.state === 0 && this.waiters.length === 0 && this.plain === 0 && this.abortWhenAbandoned) {
       this.controller.abort(new DOMException('Every caller of this single-flight call has left.', 'AbortError'))
       this.onAbandoned(this)
     }

@@ -167,6 +167,7 @@ export class SingleFlightCache<K = string, V = unknown> {
   /** Store reads in progress (async stores): concurrent callers of a key share one read. */
   private readonly reads = new Map<K, Promise<CacheEntry<V> | undefined>>()
   private readonly store: Store<K, V>
+  private readonly memoryStore: boolean
   private readonly ttl: number
   private readonly swr: number
   private readonly sie: number
@@ -210,6 +211,7 @@ export class SingleFlightCache<K = string, V = unknown> {
       }
     }
     this.store = options.store ?? new MemoryStore<K, V>({ max })
+    this.memoryStore = this.store instanceof MemoryStore
     this.abortWhenAbandoned = options.abortLoaderWhenNoWaiters === true
     this.detectReentrancy = options.detectReentrancy !== false
     this.now = options.now ?? (() => performance.now())
@@ -228,10 +230,15 @@ export class SingleFlightCache<K = string, V = unknown> {
       if (opts.ttl !== undefined) duration(opts.ttl, 'getOrSet() ttl', 0)
       if (checkWaitOptions(opts, 'SingleFlightCache.getOrSet()')) return Promise.reject(opts.signal!.reason)
     }
-    // A load for a missing key is running here: join it without asking the store again (with a
-    // remote store, only one caller per process talks to it per flight).
-    const running = this.flights.get(key)
-    if (running !== undefined && !running.background) return this.join(key, running, running.stale, opts)
+    // A load for a missing key is running here: join it without reading the store or the clock
+    // (with a remote store, only one caller per process talks to it per flight). `size` first,
+    // so a hit pays one property read for this.
+    if (this.flights.size !== 0) {
+      const running = this.flights.get(key)
+      if (running !== undefined && !running.background) return this.join(key, running, running.stale, opts)
+    }
+    // The in-memory store answers at once: read it, hits stay on the shortest path.
+    if (this.memoryStore) return this.decide(key, (this.store as MemoryStore<K, V>).get(key), loader, opts)
     const reading = this.reads.get(key)
     if (reading !== undefined) return reading.then((entry) => this.decide(key, entry, loader, opts))
     const found = this.store.get(key)
@@ -415,7 +422,7 @@ export class SingleFlightCache<K = string, V = unknown> {
     const now = this.now()
     const serveStale = stale !== undefined && now < stale.freshUntil + Math.max(this.sie, this.swr)
     if (serveStale) {
-      this.counters.staleServed += flight.waiters.length
+      this.counters.staleServed += flight.waiting
       flight.fulfill(stale.value)
     } else {
       flight.fail(error)

@@ -140,3 +140,21 @@ describe('SingleFlight options', () => {
     expect(await inner).toBe('outer')
   })
 })
+
+describe('SingleFlight — callers without a signal', () => {
+  it('share one promise, and keep the work alive when every caller with a signal has left', async () => {
+    const sf = new SingleFlight<string, string>()
+    const d = deferred<string>()
+    let workSignal!: AbortSignal
+    const plain1 = sf.run('k', (signal) => ((workSignal = signal), d.promise))
+    const plain2 = sf.run('k', () => d.promise)
+    expect(plain1).toBe(plain2) // no per-caller allocation for callers that cannot leave
+    const ac = new AbortController()
+    const leaving = sf.run('k', () => d.promise, { signal: ac.signal }).catch((e) => e)
+    ac.abort(new Error('bye'))
+    await leaving
+    expect(workSignal.aborted).toBe(false)
+    d.resolve('v')
+    expect(await plain1).toBe('v')
+  })
+})

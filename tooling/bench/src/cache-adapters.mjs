@@ -15,6 +15,11 @@ export const cacheAdapters = {
     create: () => new SingleFlightCache({ ttl: TTL, max: MAX }),
     get: (c, key, load) => c.getOrSet(key, ({ key: k }) => load(k)),
   },
+  // Re-entrancy detection off: no AsyncLocalStorage while loads run (see the core README).
+  'yieldpoint (detectReentrancy: false)': {
+    create: () => new SingleFlightCache({ ttl: TTL, max: MAX, detectReentrancy: false }),
+    get: (c, key, load) => c.getOrSet(key, ({ key: k }) => load(k)),
+  },
   'lru-cache fetch': {
     create: () => new LRUCache({ max: MAX, ttl: TTL, fetchMethod: (k, _stale, { context }) => context(k) }),
     get: (c, key, load) => c.fetch(key, { context: load }),
