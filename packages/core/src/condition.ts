@@ -3,6 +3,7 @@ import type { Guard } from './guard'
 import { Lock } from './lock'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
 import { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch'
+import { deadlineSignal } from './deadline'
 import { startTimer, WaitQueue } from './wait-queue'
 
 /**
@@ -126,32 +127,15 @@ export class Condition {
   }
 
   private async waitForLoop<T>(predicate: () => T, opts: WaitOptions | undefined): Promise<T> {
-    if (opts === undefined || (opts.signal === undefined && (opts.timeout === undefined || opts.timeout === Infinity))) {
-      for (;;) {
-        await this.waitLocked(undefined, undefined)
-        const result = predicate()
-        if (result) return result
-      }
-    }
-    // One signal for the whole call, so the timeout is a deadline and not per wake-up.
-    const controller = new AbortController()
-    const userSignal = opts.signal
-    const forward: AbortWatcher = { handleEvent: () => controller.abort(userSignal!.reason) }
-    if (userSignal !== undefined) watchAbort(userSignal, forward)
-    const timeout = opts.timeout
-    const timer =
-      timeout === undefined || timeout === Infinity
-        ? undefined
-        : startTimer(timeout, () => controller.abort(new TimeoutError(`Condition.waitFor() timed out after ${timeout} ms.`, timeout)))
+    const deadline = deadlineSignal(opts, 'Condition.waitFor()')
     try {
       for (;;) {
-        await this.waitLocked(controller.signal, undefined)
+        await this.waitLocked(deadline.signal, undefined)
         const result = predicate()
         if (result) return result
       }
     } finally {
-      timer?.clear()
-      if (userSignal !== undefined) unwatchAbort(userSignal, forward)
+      deadline.dispose()
     }
   }
 

@@ -16,8 +16,6 @@ export class Flight<V> implements WaitQueueOwner {
   state = 0
   value: V | undefined = undefined
   error: unknown = undefined
-  /** Callers that ever joined (the first one included). */
-  joined = 0
   /** Callers without signal or timeout: they cannot leave, so they share one promise. */
   private plain = 0
   private shared: Promise<V> | undefined = undefined
@@ -55,7 +53,6 @@ export class Flight<V> implements WaitQueueOwner {
 
   /** Joins as a caller: resolves with the result, or leaves on its own abort/timeout. */
   join(opts: WaitOptions | undefined): Promise<V> {
-    this.joined++
     if (this.state === 1) return Promise.resolve(this.value as V)
     if (this.state === 2) return Promise.reject(this.error)
     if (opts === undefined || (opts.signal === undefined && (opts.timeout === undefined || opts.timeout === Infinity))) {

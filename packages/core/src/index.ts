@@ -6,6 +6,7 @@ export { BoundedSemaphore } from './bounded-semaphore'
 export { Barrier, type BarrierState } from './barrier'
 export { Guard } from './guard'
 export type { WaitOptions } from './options'
+export { deadlineSignal } from './deadline'
 export {
   YieldpointError,
   TimeoutError,

@@ -1,11 +1,10 @@
-import { TimeoutError } from './errors'
+import { InvalidArgumentError } from './errors'
+import { deadlineSignal } from './deadline'
 import { Guard, type GuardOwner } from './guard'
 import { checkKey, compareKeys } from './keys'
 import { runWith } from './lock'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
-import { InvalidArgumentError } from './errors'
-import { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch'
-import { startTimer, WaitQueue, type WaitQueueOwner } from './wait-queue'
+import { WaitQueue, type WaitQueueOwner } from './wait-queue'
 
 /** One key's lock; it exists only while the key is held or waited for. */
 class KeyEntry<K> implements GuardOwner, WaitQueueOwner {
@@ -151,22 +150,8 @@ export class KeyedLock<K = string> {
 
   private async acquireInOrder(keys: K[], opts: WaitOptions | undefined): Promise<Guard> {
     const guards: Guard[] = []
-    let signal = opts?.signal
-    let cleanup: (() => void) | undefined
-    const timeout = opts?.timeout
-    if (timeout !== undefined && timeout !== Infinity) {
-      // One deadline for the whole call, whatever the number of keys.
-      const controller = new AbortController()
-      const userSignal = signal
-      const forward: AbortWatcher = { handleEvent: () => controller.abort(userSignal!.reason) }
-      if (userSignal !== undefined) watchAbort(userSignal, forward)
-      const timer = startTimer(timeout, () => controller.abort(new TimeoutError(`KeyedLock.acquireMany() timed out after ${timeout} ms.`, timeout)))
-      signal = controller.signal
-      cleanup = () => {
-        timer.clear()
-        if (userSignal !== undefined) unwatchAbort(userSignal, forward)
-      }
-    }
+    // One deadline for the whole call, whatever the number of keys.
+    const { signal, dispose } = deadlineSignal(opts, 'KeyedLock.acquireMany()')
     try {
       const waitOpts = signal === undefined ? undefined : { signal }
       for (const key of keys) guards.push(await this.acquire(key, waitOpts))
@@ -175,7 +160,7 @@ export class KeyedLock<K = string> {
       for (let i = guards.length - 1; i >= 0; i--) guards[i]!.release()
       throw error
     } finally {
-      cleanup?.()
+      dispose()
     }
   }
 }

@@ -386,12 +386,10 @@ export class SingleFlightCache<K = string, V = unknown> {
     // The store coordinates the load across processes and writes the result itself.
     const loadHere = async (): Promise<CacheEntry<V>> => {
       const value = await loader(context)
-      const ttlNow = context.ttl
-      if (typeof ttlNow !== 'number' || Number.isNaN(ttlNow) || ttlNow < 0) {
-        throw new InvalidArgumentError(`SingleFlightCache: the loader set context.ttl to ${describe(ttlNow)}; it must be a number of milliseconds >= 0.`)
-      }
+      const invalid = loaderTtlError(context.ttl)
+      if (invalid) throw invalid
       const now = this.now()
-      return this.entry(value, now, ttlNow, now - started)
+      return this.entry(value, now, context.ttl, now - started)
     }
     flight.start(() => distributed.call(this.store, key, loadHere, { signal: flight.controller.signal }), this.detectReentrancy).then(
       (entry) => {
@@ -403,11 +401,10 @@ export class SingleFlightCache<K = string, V = unknown> {
     return flight
   }
 
-  private loaded(key: K, flight: CacheFlight<V>, value: V, ttl: unknown, started: number): void {
+  private loaded(key: K, flight: CacheFlight<V>, value: V, ttl: number, started: number): void {
     if (flight.controller.signal.aborted && this.flights.get(key) !== flight) return // abandoned by every caller
-    if (typeof ttl !== 'number' || Number.isNaN(ttl) || ttl < 0) {
-      return this.failed(key, flight, new InvalidArgumentError(`SingleFlightCache: the loader set context.ttl to ${describe(ttl)}; it must be a number of milliseconds >= 0.`), undefined)
-    }
+    const invalid = loaderTtlError(ttl)
+    if (invalid) return this.failed(key, flight, invalid, undefined)
     const now = this.now()
     flight.fulfill(value)
     if (flight.discarded) return this.dropFlight(key, flight)
@@ -455,6 +452,12 @@ export class SingleFlightCache<K = string, V = unknown> {
   private dropFlight(key: K, flight: CacheFlight<V>): void {
     if (this.flights.get(key) === flight) this.flights.delete(key)
   }
+}
+
+/** The error for a loader that set `context.ttl` to something that is not a duration. */
+function loaderTtlError(ttl: unknown): InvalidArgumentError | undefined {
+  if (typeof ttl === 'number' && !Number.isNaN(ttl) && ttl >= 0) return undefined
+  return new InvalidArgumentError(`SingleFlightCache: the loader set context.ttl to ${describe(ttl)}; it must be a number of milliseconds >= 0.`)
 }
 
 function duration(value: unknown, name: string, fallback: number): number {

@@ -1,4 +1,4 @@
-import { Guard, InvalidArgumentError, KeyedLock, TimeoutError, type WaitOptions } from '@yieldpoint/core'
+import { deadlineSignal, Guard, InvalidArgumentError, KeyedLock, type WaitOptions } from '@yieldpoint/core'
 import type { Redis } from 'ioredis'
 import { Connection, type ConnectionOptions } from './connection'
 import { LockLostError } from './errors'
@@ -100,7 +100,7 @@ export class RedisKeyedLock {
   async acquire(key: string, opts?: WaitOptions): Promise<RedisLockGuard> {
     if (typeof key !== 'string' || key === '') throw new InvalidArgumentError('RedisKeyedLock.acquire(key): key must be a non-empty string.')
     if (opts?.signal?.aborted) throw opts.signal.reason
-    const deadline = deadlineSignal(opts)
+    const deadline = deadlineSignal(opts, 'RedisKeyedLock.acquire()')
     try {
       const local = await this.local.acquire(key, { signal: deadline.signal })
       try {
@@ -215,22 +215,4 @@ export class RedisKeyedLock {
 function positive(value: unknown, name: string): number {
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new InvalidArgumentError(`${name} must be a number of milliseconds > 0, got ${String(value)}.`)
   return value
-}
-
-/** One signal for the whole call: the caller's signal, or its timeout, whichever fires first. @internal */
-export function deadlineSignal(opts: WaitOptions | undefined): { signal: AbortSignal | undefined; dispose: () => void } {
-  const timeout = opts?.timeout
-  if (timeout === undefined || timeout === Infinity) return { signal: opts?.signal, dispose: () => {} }
-  const controller = new AbortController()
-  const user = opts?.signal
-  const forward = (): void => controller.abort(user!.reason)
-  user?.addEventListener('abort', forward, { once: true })
-  const timer = setTimeout(() => controller.abort(new TimeoutError(`RedisKeyedLock.acquire() timed out after ${timeout} ms.`, timeout)), timeout)
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      clearTimeout(timer)
-      user?.removeEventListener('abort', forward)
-    },
-  }
 }
