@@ -185,7 +185,13 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
           const entry = await this.newerEntry(key, missed)
           if (entry !== undefined) return entry
           const ttl = await this.connection.run('RedisStore.load', (c) => c.pttl(lockKey)).catch(() => -2)
-          if (ttl === -2) break // no leader any more: take over
+          if (ttl === -2) {
+            // No lock any more. COMMIT writes the value and frees the lock in one step, so the
+            // leader may have finished just after our read above: look again before taking over.
+            const committed = await this.newerEntry(key, missed)
+            if (committed !== undefined) return committed
+            break // the leader died or failed: take over
+          }
           await nap(this.pollInterval, signal, (w) => ((wake = () => w()), () => (wake = undefined)))
         }
       } finally {
