@@ -1,6 +1,6 @@
 import { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch'
 import { TimeoutError } from './errors'
-import type { WaitOptions } from './options'
+import { checkWaitOptions, type WaitOptions } from './options'
 import { startTimer } from './wait-queue'
 
 /**
@@ -9,6 +9,7 @@ import { startTimer } from './wait-queue'
  * aborts with the caller's `signal.reason` (the same object) or a {@link TimeoutError} naming
  * `api`; `dispose()` removes the listener and the timer (timeouts past setTimeout's 24.8-day
  * limit re-arm). Without a finite timeout it is just the caller's signal.
+ * @throws {@link InvalidArgumentError} for malformed options, like every wait.
  *
  * @example
  * ```ts
@@ -21,10 +22,16 @@ import { startTimer } from './wait-queue'
  * ```
  */
 export function deadlineSignal(opts: WaitOptions | undefined, api: string): { signal: AbortSignal | undefined; dispose: () => void } {
+  const aborted = opts !== undefined && checkWaitOptions(opts, api)
   const timeout = opts?.timeout
   const userSignal = opts?.signal
   if (timeout === undefined || timeout === Infinity) return { signal: userSignal, dispose: () => {} }
   const controller = new AbortController()
+  // An 'abort' event never fires again: carry an earlier abort over now.
+  if (aborted) {
+    controller.abort(userSignal!.reason)
+    return { signal: controller.signal, dispose: () => {} }
+  }
   const forward: AbortWatcher = { handleEvent: () => controller.abort(userSignal!.reason) }
   if (userSignal !== undefined) watchAbort(userSignal, forward)
   const timer = startTimer(timeout, () => controller.abort(new TimeoutError(`${api} timed out after ${timeout} ms.`, timeout)))
