@@ -12,6 +12,7 @@ const mutants = [
   ['src/condition.ts', '      const reacquire = (): void => this.lock.reacquire(token, onHeld, onClosed)', '      const reacquire = (): void => { held = true; onHeld() }', 'Condition.wait re-acquires the lock'],
   ['src/barrier.ts', '      w.weight = index++', '      index++', 'Barrier indices stay unique'],
   ['src/barrier.ts', '    queueMicrotask(() => this.drain())', '    this.drain()', 'Barrier drains before the next round'],
+  ['src/barrier.ts', '      this.filling.disarm(w)', '      void w', 'Barrier: an abort after the round completed is ignored'],
   ['src/semaphore.ts', '    if (wasHead) this.dispatch()', '    void wasHead', 'Semaphore re-examines the queue when its head aborts'],
   ['src/lock.ts', '    if (this.held && this.holder === token) this.handOff()', '    if (this.held) this.handOff()', 'a stale guard never releases a later holder'],
   ['src/lock.ts', '    if (!this.held) {\n      this.held = true\n      return Promise.resolve', '    if (!this.held || this.queue.length > 0) {\n      this.held = true\n      return Promise.resolve', 'no barging'],

@@ -23,7 +23,9 @@ export type BarrierState = 'filling' | 'draining' | 'resetting' | 'broken'
  *
  * **Cancellation.** A waiter whose signal aborts (or times out) simply leaves: the barrier is not
  * broken, `nWaiting` drops, and indices stay unique — they are assigned in arrival order when the
- * round completes, which fixes asyncio's duplicate-index bug (cpython#155233).
+ * round completes, which fixes asyncio's duplicate-index bug (cpython#155233). The round's
+ * completion is the grant: an abort or timeout after it is ignored and the waiter resolves with
+ * its index (only `abort()`/`reset()` during draining still reject it).
  *
  * @example
  * ```ts
@@ -116,6 +118,9 @@ export class Barrier {
     let index = 0
     for (let w = this.filling.head; w !== undefined; w = this.filling.head) {
       w.weight = index++
+      // The round's completion is the grant: an abort or timeout from now on is ignored (only
+      // abort()/reset() still break a draining waiter, as in asyncio).
+      this.filling.disarm(w)
       this.filling.transfer(w, this.draining)
     }
     queueMicrotask(() => this.drain())

@@ -183,6 +183,21 @@ export class WaitQueue<T> {
     this.length--
   }
 
+  /**
+   * Stops watching `waiter`'s signal and timer while it stays parked: its outcome is decided
+   * (a Barrier round completed), so a later abort or timeout must not settle it.
+   */
+  disarm(waiter: Waiter<T>): void {
+    if (waiter.signal !== undefined) {
+      unwatchAbort(waiter.signal, waiter)
+      waiter.signal = undefined
+    }
+    if (waiter.timer !== undefined) {
+      clearTimeout(waiter.timer)
+      waiter.timer = undefined
+    }
+  }
+
   private detach(waiter: Waiter<T>): void {
     waiter.queue = undefined
     if (waiter.signal !== undefined) {

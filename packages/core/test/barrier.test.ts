@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { Barrier, BrokenBarrierError, InvalidArgumentError } from '../src'
-import { settle, track } from './helpers'
+import { abortCount, settle, track } from './helpers'
 
 describe('Barrier (primitives.md §6 cases 35-42)', () => {
   it('35: three tasks get the distinct indices {0,1,2}; nWaiting returns to 0; a second round works', async () => {
@@ -143,5 +143,43 @@ describe('Barrier (primitives.md §6 cases 35-42)', () => {
     await expect(b.wait({ timeout: 1 })).rejects.toMatchObject({ name: 'TimeoutError' })
     expect(b.nWaiting).toBe(0)
     expect(b.broken).toBe(false)
+  })
+
+  it('an abort after the round completed is ignored: the waiter resolves with its index (grant first wins)', async () => {
+    const b = new Barrier(2)
+    const ac = new AbortController()
+    const x = track(b.wait({ signal: ac.signal }))
+    const last = b.wait() // completes the round synchronously
+    ac.abort(new Error('too late'))
+    expect(abortCount(ac.signal)).toBe(0)
+    await settle()
+    expect(x).toEqual({ status: 'fulfilled', value: 0 })
+    expect(await last).toBe(1)
+    expect(b.state).toBe('filling')
+  })
+
+  it('a timeout that fires after the round completed is ignored', async () => {
+    vi.useFakeTimers()
+    try {
+      const b = new Barrier(2)
+      const x = track(b.wait({ timeout: 5 }))
+      void b.wait()
+      vi.advanceTimersByTime(10)
+      await vi.runAllTimersAsync()
+      expect(x).toEqual({ status: 'fulfilled', value: 0 })
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('reset() during draining still breaks a draining waiter that had a signal', async () => {
+    const b = new Barrier(2)
+    const ac = new AbortController()
+    const x = track(b.wait({ signal: ac.signal }))
+    void b.wait()
+    b.reset()
+    ac.abort()
+    await settle()
+    expect(x.reason).toBeInstanceOf(BrokenBarrierError)
   })
 })
