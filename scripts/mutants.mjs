@@ -32,6 +32,7 @@ const mutants = [
   ['src/single-flight-cache.ts', '    if (isThenable(written)) Promise.resolve(written).then(() => this.dropFlight(key, flight), () => this.dropFlight(key, flight))\n    else this.dropFlight(key, flight)', '    this.dropFlight(key, flight)', 'the flight stays joinable until its write lands'],
   ['src/keyed-lock.ts', '    unique.sort(compareKeys)', '    void compareKeys', 'acquireMany takes keys in canonical order'],
   ['src/keyed-lock.ts', '    if (!this.held && this.queue.length === 0) this.owner.drop(this)', '    void 0', 'an idle key leaves nothing behind'],
+  ['src/errors.ts', '    super(withDocsLink(code, message), options)', '    super(message, options)', 'every error message ends with its docs link'],
 ]
 let missed = 0
 for (const [file, from, to, rule] of mutants) {

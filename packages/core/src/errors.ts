@@ -20,10 +20,29 @@ export class YieldpointError extends Error {
   /** A stable machine-readable code, e.g. `'ERR_YP_TIMEOUT'`. */
   readonly code: string
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+    super(withDocsLink(code, message), options)
     this.code = code
     this.name = new.target.name
   }
+}
+
+/**
+ * Where every error code is explained: `https://yieldpoint.dev/errors/<code>`. Every message ends
+ * with its page's link, added here once, so a subclass in any package gets it from its `code`.
+ *
+ * @example
+ * ```ts
+ * errorDocsUrl('ERR_YP_TIMEOUT') // 'https://yieldpoint.dev/errors/ERR_YP_TIMEOUT'
+ * ```
+ */
+export function errorDocsUrl(code: string): string {
+  return `https://yieldpoint.dev/errors/${code}`
+}
+
+// A message revived from another process may already carry its link: never add it twice.
+function withDocsLink(code: string, message: string): string {
+  const url = errorDocsUrl(code)
+  return message.endsWith(url) ? message : `${message} See ${url}`
 }
 
 /**

@@ -9,6 +9,7 @@ export type { WaitOptions } from './options'
 export { deadlineSignal } from './deadline'
 export {
   YieldpointError,
+  errorDocsUrl,
   TimeoutError,
   InvalidArgumentError,
   LockNotAcquiredError,
