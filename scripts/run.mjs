@@ -1,16 +1,22 @@
 #!/usr/bin/env node
 // The README's entry point: `npm run demo` / `npm test` (or `pnpm demo` / `pnpm test`).
-// On a fresh machine with only Node 20 and npm it installs pnpm (into .tools/, no global
-// install, no corepack — corepack cannot verify pnpm's signatures here) and the workspace,
-// then runs the task. Re-running it is cheap: every step is idempotent.
+// On a fresh machine with only Node and npm it installs pnpm (into .tools/, no global install,
+// no corepack — corepack cannot verify pnpm's signatures here) and the workspace, then runs the
+// task. Re-running it is cheap: every step is idempotent.
+//
+// Output contract (a newcomer reads this, CI logs it): one line per stage with its elapsed time,
+// tool logs kept out of the way (printed only when a stage fails), and for `test` one line per
+// package and a closing summary that names every package's result — a failing package never
+// stops or hides the others.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { delimiter, dirname, join } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { delimiter, dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const PNPM_VERSION = '10.34.9'
 const task = process.argv[2]
+const taskArgs = process.argv.slice(3).filter((a) => a !== '--')
 const tasks = { demo, test, bench }
 if (!(task in tasks)) {
   console.error(`usage: node scripts/run.mjs <${Object.keys(tasks).join('|')}>`)
@@ -23,15 +29,50 @@ const env = {
   TURBO_TELEMETRY_DISABLED: '1',
   TURBO_NO_UPDATE_NOTIFIER: '1',
   DO_NOT_TRACK: '1',
+  // Tool output is captured into logs and parsed: no colour codes in it.
+  FORCE_COLOR: '0',
+  NO_COLOR: '1',
+}
+delete env.npm_config_loglevel
+
+const logDir = join(root, 'node_modules', '.yieldpoint-logs')
+const started = performance.now()
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`
+const tty = process.stdout.isTTY
+
+/** Prints `✓ name  detail  1.2 s` (or ✗), aligned, one line per stage. */
+function report(ok, name, detail, ms) {
+  if (tty) process.stdout.write('\r\x1b[K')
+  console.log(`  ${ok ? '✓' : '✗'} ${name.padEnd(36)} ${detail.padEnd(34)} ${seconds(ms).padStart(8)}`)
 }
 
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { cwd: root, env, stdio: 'inherit', ...opts })
-  if (r.error) throw r.error
-  if (r.status !== 0) {
-    console.error(`\n✗ ${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`)
-    process.exit(r.status ?? 1)
+function announce(name) {
+  if (tty) process.stdout.write(`  … ${name}`)
+}
+
+/**
+ * Runs one command as a stage with its output captured to a log file; returns
+ * `{ ok, output, ms }`. The log is printed only when the stage fails (or with --verbose).
+ */
+function capture(name, cmd, args, opts = {}) {
+  announce(name)
+  const t = performance.now()
+  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...opts })
+  const output = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `\n${r.error.message}` : ''}`
+  mkdirSync(logDir, { recursive: true })
+  writeFileSync(join(logDir, `${name.replace(/[^\w.-]+/g, '_')}.log`), output)
+  return { ok: r.status === 0 && !r.error, output, ms: performance.now() - t }
+}
+
+/** A stage that must succeed for anything after it to make sense (install, build for the demo). */
+function required(name, detail, cmd, args, opts) {
+  const r = capture(name, cmd, args, opts)
+  report(r.ok, name, detail, r.ms)
+  if (!r.ok) {
+    console.error(`\n${r.output.trimEnd()}\n\n✗ ${name} failed (${cmd} ${args.join(' ')}); nothing after it can run.`)
+    process.exit(1)
   }
+  return r
 }
 
 function hasPnpm() {
@@ -41,11 +82,9 @@ function hasPnpm() {
 
 function setup() {
   if (!hasPnpm()) {
-    console.log(`• installing pnpm ${PNPM_VERSION} into .tools/`)
-    run('npm', ['install', '--prefix', join(root, '.tools'), '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${PNPM_VERSION}`])
+    required('pnpm', `installing ${PNPM_VERSION} into .tools/`, 'npm', ['install', '--prefix', join(root, '.tools'), '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${PNPM_VERSION}`])
   }
-  console.log('• installing the workspace')
-  run('pnpm', ['install', '--frozen-lockfile', '--prefer-offline'])
+  required('install', 'pnpm install --frozen-lockfile', 'pnpm', ['install', '--frozen-lockfile', '--prefer-offline', '--reporter=append-only'])
 }
 
 function hasRedis() {
@@ -56,74 +95,124 @@ function hasRedis() {
  * @yieldpoint/redis tests and the cluster demo start their own redis-server (Debian's package)
  * on 127.0.0.1 on a free port. Install it when missing and we are allowed to (root with apt).
  */
-function ensureRedis({ required }) {
+function ensureRedis({ required: needed }) {
   if (hasRedis()) return true
-  const root = typeof process.getuid === 'function' && process.getuid() === 0
-  if (root && spawnSync('apt-get', ['--version'], { env }).status === 0) {
-    console.log('• installing redis-server (Debian package)')
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+  if (isRoot && spawnSync('apt-get', ['--version'], { env }).status === 0) {
     const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' }
-    run('apt-get', ['update', '-qq'], { env: aptEnv })
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env: aptEnv })
-    return hasRedis()
+    const t = performance.now()
+    announce('redis-server')
+    const a = capture('apt-get update', 'apt-get', ['update', '-qq'], { env: aptEnv })
+    const b = a.ok && capture('redis-server', 'apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env: aptEnv })
+    const ok = Boolean(b && b.ok) && hasRedis()
+    report(ok, 'redis-server', ok ? "installed Debian's package" : 'apt-get install failed', performance.now() - t)
+    if (ok) return true
   }
   const message = 'redis-server is not installed and cannot be installed here (needs root and apt-get): install it (e.g. `sudo apt-get install -y redis-server`).'
-  if (required) {
+  if (needed) {
     console.error(`✗ ${message}`)
     process.exit(1)
   }
-  console.log(`• ${message} Skipping the cluster demo.`)
+  console.log(`  • ${message} Skipping the cluster demo.`)
   return false
 }
 
-function turbo(...args) {
-  run('pnpm', ['exec', 'turbo', 'run', ...args, '--output-logs=errors-only', '--log-order=grouped'])
+/** `turbo run <tasks>` as one captured stage; `--continue` so one package's failure hides no other. */
+function turbo(name, detail, ...args) {
+  const r = capture(name, 'pnpm', ['exec', 'turbo', 'run', ...args, '--continue', '--output-logs=errors-only', '--log-order=grouped'])
+  report(r.ok, name, r.ok ? detail : 'failed (log below)', r.ms)
+  if (!r.ok) console.log(indent(r.output))
+  return r.ok
+}
+
+const indent = (text) =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `      ${l}`)
+    .join('\n')
+
+/** Workspace packages (packages/*, apps/*, tooling/*) that have a given script, in a stable order. */
+function workspacePackages(script) {
+  const out = []
+  for (const group of ['packages', 'tooling', 'apps']) {
+    const dir = join(root, group)
+    if (!existsSync(dir)) continue
+    for (const name of readdirSync(dir).sort()) {
+      const file = join(dir, name, 'package.json')
+      if (!existsSync(file)) continue
+      const pkg = JSON.parse(readFileSync(file, 'utf8'))
+      if (pkg.scripts?.[script]) out.push({ name: pkg.name, dir: join(dir, name) })
+    }
+  }
+  return out
+}
+
+/** Adds up test-runner summaries in a package's output: vitest's "Tests  3 passed | 1 failed (4)" and node:test's "# pass 3". */
+function countTests(output) {
+  const counts = { passed: 0, failed: 0, skipped: 0 }
+  for (const line of output.replace(/\x1b\[[0-9;]*m/g, '').split('\n')) {
+    const m = /^\s*Tests\s+(.*)\(\d+\)\s*$/.exec(line)
+    if (m) for (const [, n, kind] of m[1].matchAll(/(\d+) (passed|failed|skipped|todo)/g)) counts[kind === 'todo' ? 'skipped' : kind] += Number(n)
+    const n = /^# (pass|fail|skipped) (\d+)$/.exec(line.trim())
+    if (n) counts[{ pass: 'passed', fail: 'failed', skipped: 'skipped' }[n[1]]] += Number(n[2])
+  }
+  return counts
 }
 
 function demo() {
+  ensureRedis({ required: false })
   setup()
-  turbo('build', '--filter=./packages/*')
-  const apps = ['counter-race', 'express-stampede', 'rxjs-stampede', 'nestjs-stampede']
+  required('build', 'packages/*', 'pnpm', ['exec', 'turbo', 'run', 'build', '--filter=./packages/*', '--output-logs=errors-only'])
+  const apps = ['counter-race', 'express-stampede', 'rxjs-stampede', 'nestjs-stampede', 'pool-race']
   // The main demo needs no Redis; the cluster demo runs when a redis-server can be started.
-  if (ensureRedis({ required: false })) apps.push('cluster-stampede')
+  if (hasRedis()) apps.push('cluster-stampede')
   for (const app of apps) {
-    if (existsSync(join(root, 'apps', app))) run('pnpm', ['--filter', `./apps/${app}`, 'run', 'demo'])
+    if (!existsSync(join(root, 'apps', app))) continue
+    console.log(`\n── apps/${app} ──`)
+    const r = spawnSync('pnpm', ['run', '--silent', 'demo', ...taskArgs], { cwd: join(root, 'apps', app), env, stdio: 'inherit' })
+    if (r.status !== 0) {
+      console.error(`\n✗ apps/${app} demo exited with ${r.status ?? r.signal}`)
+      process.exit(r.status ?? 1)
+    }
   }
+  console.log(`\n✓ demo finished in ${seconds(performance.now() - started)}`)
 }
 
 function test() {
+  console.log('yieldpoint · npm test: install, build, typecheck, lint, then every package’s tests')
   ensureRedis({ required: true })
   setup()
-  turbo('build', '--filter=./packages/*')
-  // Typecheck and package lint first (fast, and a broken export map fails loudly), then the tests.
-  turbo('typecheck', 'lint')
-  // Stream the test output as it comes, and add up vitest's per-package summaries into one
-  // closing line.
-  const counts = { passed: 0, failed: 0, skipped: 0 }
-  const child = spawn('pnpm', ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--log-order=grouped'], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] })
-  let pending = ''
-  child.stdout.on('data', (chunk) => {
-    process.stdout.write(chunk)
-    pending += chunk
-    const lines = pending.split('\n')
-    pending = lines.pop()
-    for (const line of lines) {
-      // e.g. "@yieldpoint/core:test:       Tests  120 passed (120)" (colours stripped)
-      const plain = line.replace(/\x1b\[[0-9;]*m/g, '')
-      const m = /\bTests\s+(.*)\(\d+\)\s*$/.exec(plain)
-      if (!m) continue
-      for (const [, n, kind] of m[1].matchAll(/(\d+) (passed|failed|skipped)/g)) counts[kind] += Number(n)
-    }
-  })
-  child.on('close', (code) => {
-    console.log(`\n${counts.passed} passed, ${counts.failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ''}`)
-    process.exit(code ?? 1)
-  })
+  const results = []
+  results.push({ name: 'build', ok: turbo('build', 'packages/*', 'build', '--filter=./packages/*') })
+  results.push({ name: 'typecheck', ok: turbo('typecheck', 'every package', 'typecheck') })
+  results.push({ name: 'lint', ok: turbo('lint', 'every package', 'lint') })
+  // Each package's tests run on their own (one at a time: the suites start real servers and
+  // processes), output captured; a failure is printed in full under its line.
+  const totals = { passed: 0, failed: 0, skipped: 0 }
+  for (const pkg of workspacePackages('test')) {
+    const r = capture(pkg.name, 'pnpm', ['run', '--silent', 'test'], { cwd: pkg.dir })
+    const c = countTests(r.output)
+    for (const k of Object.keys(totals)) totals[k] += c[k]
+    const ok = r.ok && c.failed === 0
+    const detail = `${c.passed} passed${c.failed ? `, ${c.failed} failed` : ''}${c.skipped ? `, ${c.skipped} skipped` : ''}${r.ok || c.failed ? '' : ' (exited with an error)'}`
+    report(ok, pkg.name, detail, r.ms)
+    if (!ok) console.log(indent(r.output))
+    results.push({ name: pkg.name, ok, dir: relative(root, pkg.dir) })
+  }
+  const failed = results.filter((r) => !r.ok)
+  console.log(
+    `\nsummary: ${results.length - failed.length} of ${results.length} stages passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''} (${seconds(performance.now() - started)}; logs in ${relative(root, logDir)}/)`,
+  )
+  console.log(`${totals.passed} passed, ${totals.failed + (failed.length && !totals.failed ? failed.length : 0)} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`)
+  process.exit(failed.length ? 1 : 0)
 }
 
 function bench() {
   setup()
-  turbo('build', '--filter=./packages/*')
-  run('pnpm', ['--filter', '@yieldpoint/bench', 'run', 'bench', ...process.argv.slice(3)])
+  required('build', 'packages/*', 'pnpm', ['exec', 'turbo', 'run', 'build', '--filter=./packages/*', '--output-logs=errors-only'])
+  const r = spawnSync('pnpm', ['--filter', '@yieldpoint/bench', 'run', '--silent', 'bench', ...taskArgs], { cwd: root, env, stdio: 'inherit' })
+  process.exit(r.status ?? 1)
 }
 
 tasks[task]()

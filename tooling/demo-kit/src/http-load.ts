@@ -13,9 +13,13 @@ export async function spawnServer<T extends object>(script: string, env: Record<
   return { ...(JSON.parse(line) as T), child }
 }
 
-/** Fires `n` concurrent GETs at `url` and counts the upstream calls they caused. */
-export async function httpStampede(strategy: string, url: string, upstream: string, n: number): Promise<StampedeRow> {
-  await fetch(`${upstream}/reset`, { method: 'POST' })
+/**
+ * Fires `n` concurrent GETs at `url` and counts the upstream calls they caused. With
+ * `holdUntilCalls`, the upstream answers nobody until that many calls have arrived (tests use 2
+ * to show a naive path stampedes without depending on machine speed).
+ */
+export async function httpStampede(strategy: string, url: string, upstream: string, n: number, opts: { holdUntilCalls?: number } = {}): Promise<StampedeRow> {
+  await fetch(`${upstream}/reset?holdUntilCalls=${opts.holdUntilCalls ?? 0}`, { method: 'POST' })
   const started = performance.now()
   const latencies = await Promise.all(
     Array.from({ length: n }, async () => {
