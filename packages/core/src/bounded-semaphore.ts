@@ -16,10 +16,13 @@ export class BoundedSemaphore extends Semaphore {
   /** The initial (and maximum) number of permits. */
   readonly bound: number
 
-  /** @throws {@link InvalidArgumentError} for a negative or fractional value. */
-  constructor(value = 1) {
-    super(value)
-    this.bound = value
+  /**
+   * @param permits how many permits it starts with, which is also the most it may hold. Default 1.
+   * @throws {@link InvalidArgumentError} for a negative or fractional count.
+   */
+  constructor(permits = 1) {
+    super(permits)
+    this.bound = permits
   }
 
   /**

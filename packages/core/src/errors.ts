@@ -70,7 +70,7 @@ export class TimeoutError extends YieldpointError {
  *
  * @example
  * ```ts
- * new Semaphore(-1) // throws InvalidArgumentError: Semaphore value must be an integer >= 0 …
+ * new Semaphore(-1) // throws InvalidArgumentError: Semaphore(permits): permits must be an integer >= 0 …
  * ```
  */
 export class InvalidArgumentError extends YieldpointError {

@@ -2,9 +2,9 @@ import { InvalidArgumentError } from './errors'
 import { deadlineSignal } from './deadline'
 import { Guard, type GuardOwner } from './guard'
 import { checkKey, compareKeys } from './keys'
-import { runWith } from './lock'
+import { failNow, runWith } from './lock'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
-import { WaitQueue, type WaitQueueOwner } from './wait-queue'
+import { parkWithdrawable, WaitQueue, type WaitQueueOwner } from './wait-queue'
 
 /** One key's lock; it exists only while the key is held or waited for. */
 class KeyEntry<K> implements GuardOwner, WaitQueueOwner {
@@ -90,6 +90,24 @@ export class KeyedLock<K = string> {
       return Promise.resolve(new Guard(entry, (entry.holder = ++this.tokens)))
     }
     return entry.queue.park(1, opts)
+  }
+
+  /**
+   * `acquire(key)` with callbacks, for adapters that must own the grant in the same tick it is
+   * made (see `Lock.acquireCallback`).
+   * @returns a function that withdraws the wait (a no-op after the grant).
+   * @example
+   * ```ts
+   * const withdraw = locks.acquireCallback(doc.id, (guard) => save(doc).finally(() => guard.release()), fail)
+   * ```
+   */
+  acquireCallback(key: K, onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: WaitOptions): () => void {
+    checkKey(key, 'KeyedLock.acquireCallback()')
+    if (opts !== undefined && checkWaitOptions(opts, 'KeyedLock.acquireCallback()')) return failNow(onError, opts.signal!.reason)
+    const entry = this.entries.get(key)
+    if (entry !== undefined && entry.held) return parkWithdrawable(entry.queue, 1, onGrant, onError, opts)
+    onGrant(this.tryAcquire(key)!)
+    return () => {}
   }
 
   /**

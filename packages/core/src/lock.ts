@@ -1,7 +1,7 @@
 import { ClosedError, LockNotAcquiredError } from './errors'
 import { Guard, type GuardOwner } from './guard'
 import { checkFunction, checkWaitOptions, type WaitOptions } from './options'
-import { WaitQueue } from './wait-queue'
+import { parkWithdrawable, WaitQueue } from './wait-queue'
 
 /**
  * A mutual-exclusion lock with asyncio's semantics, made JS-native.
@@ -61,6 +61,33 @@ export class Lock implements GuardOwner {
     if (this.held) return undefined
     this.held = true
     return new Guard(this, (this.holder = ++this.grants))
+  }
+
+  /**
+   * `acquire()` with callbacks, for adapters that must own the grant in the same tick it is made
+   * (RxJS teardown must release synchronously). `onGrant` runs synchronously — at once if the
+   * lock is free, else inside the `release()` that hands it over — so keep it short and never
+   * let it throw. `onError` gets what `acquire()` would reject with.
+   * @returns a function that withdraws the wait; after the grant it does nothing (release the
+   * guard instead).
+   * @example
+   * ```ts
+   * let guard: Guard | undefined
+   * const withdraw = lock.acquireCallback((g) => (guard = g), (err) => report(err), { timeout: 1_000 })
+   * // on teardown:
+   * withdraw()
+   * guard?.release()
+   * ```
+   */
+  acquireCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: WaitOptions): () => void {
+    if (opts !== undefined && checkWaitOptions(opts, 'Lock.acquireCallback()')) return failNow(onError, opts.signal!.reason)
+    if (this.closedReason !== undefined) return failNow(onError, this.closedReason)
+    if (!this.held) {
+      this.held = true
+      onGrant(new Guard(this, (this.holder = ++this.grants)))
+      return noop
+    }
+    return parkWithdrawable(this.queue, 1, onGrant, onError, opts)
   }
 
   /**
@@ -161,4 +188,12 @@ export async function runWith<R>(acquired: Promise<Guard>, fn: () => R | Promise
   } finally {
     guard.release()
   }
+}
+
+function noop(): void {}
+
+/** Reports an outcome decided before any wait; nothing to withdraw. @internal */
+export function failNow(onError: (reason: unknown) => void, reason: unknown): () => void {
+  onError(reason)
+  return noop
 }

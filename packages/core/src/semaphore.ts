@@ -1,8 +1,8 @@
 import { ClosedError, InvalidArgumentError } from './errors'
 import { Guard, type GuardOwner } from './guard'
-import { runWith } from './lock'
+import { failNow, runWith } from './lock'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
-import { WaitQueue, type WaitQueueOwner } from './wait-queue'
+import { parkWithdrawable, WaitQueue, type WaitQueueOwner } from './wait-queue'
 
 /**
  * Options of `Semaphore.acquire()`: the wait options plus how many permits to take.
@@ -17,8 +17,9 @@ export interface SemaphoreAcquireOptions extends WaitOptions {
 }
 
 /**
- * A counting semaphore with asyncio's semantics: `value` permits, `acquire()` takes one (or
- * `permits`), `release()` returns one.
+ * A counting semaphore with asyncio's semantics: `new Semaphore(permits)` starts with `permits`
+ * free, `acquire()` takes one (or `{ permits }`), `release()` returns one; `value` is how many are
+ * free now.
  *
  * **Fairness.** Strict FIFO, head-of-line, no barging: while anyone is queued a newcomer queues
  * too (`locked()` is true), even if permits are free; a large request at the head is not
@@ -44,12 +45,12 @@ export class Semaphore implements GuardOwner, WaitQueueOwner {
   private readonly queue: WaitQueue<Guard>
 
   /**
-   * @param value initial number of permits, an integer >= 0. Default 1.
-   * @throws {@link InvalidArgumentError} for a negative or fractional value.
+   * @param permits how many permits it starts with (its capacity), an integer >= 0. Default 1.
+   * @throws {@link InvalidArgumentError} for a negative or fractional count.
    */
-  constructor(value = 1) {
-    checkPermitCount(value, new.target.name)
-    this.permits = value
+  constructor(permits = 1) {
+    checkPermitCount(permits, new.target.name)
+    this.permits = permits
     this.queue = new WaitQueue<Guard>(`${new.target.name}.acquire()`, this)
   }
 
@@ -83,12 +84,46 @@ export class Semaphore implements GuardOwner, WaitQueueOwner {
   }
 
   /**
-   * Takes permits only if that needs no waiting (free permits and nobody queued).
+   * `acquire()` with callbacks, for adapters that must own the grant in the same tick it is made
+   * (see `Lock.acquireCallback`). `onGrant` runs synchronously, at once or inside the release
+   * that frees the permits.
+   * @returns a function that withdraws the wait (a no-op after the grant).
+   * @example
+   * ```ts
+   * const withdraw = sem.acquireCallback((guard) => start(guard), (err) => fail(err), { permits: 2 })
+   * ```
+   */
+  acquireCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: SemaphoreAcquireOptions): () => void {
+    let n = 1
+    if (opts !== undefined) {
+      if (opts.permits !== undefined) n = this.checkRequest(opts.permits, 'acquireCallback')
+      if (checkWaitOptions(opts, `${this.constructor.name}.acquireCallback()`)) return failNow(onError, opts.signal!.reason)
+    }
+    if (this.closedReason !== undefined) return failNow(onError, this.closedReason)
+    if (this.queue.length === 0 && this.permits >= n) {
+      this.permits -= n
+      onGrant(new Guard(this, n))
+      return () => {}
+    }
+    return parkWithdrawable(this.queue, n, onGrant, onError, opts)
+  }
+
+  /**
+   * Takes permits (one, or `opts.permits`) only if that needs no waiting (free permits and
+   * nobody queued).
    * @returns a Guard, or `undefined`.
    * @throws {@link ClosedError} after `close()`.
+   * @example
+   * ```ts
+   * const guard = sem.tryAcquire({ permits: 2 })
+   * if (guard === undefined) return busy()
+   * ```
    */
-  tryAcquire(permits = 1): Guard | undefined {
-    const n = this.checkRequest(permits, 'tryAcquire')
+  tryAcquire(opts?: { permits?: number | undefined }): Guard | undefined {
+    if (opts !== undefined && (typeof opts !== 'object' || opts === null)) {
+      throw new InvalidArgumentError(`${this.constructor.name}.tryAcquire(): options must be an object like { permits: 2 }, got ${describe(opts)}.`)
+    }
+    const n = opts === undefined || opts.permits === undefined ? 1 : this.checkRequest(opts.permits, 'tryAcquire')
     if (this.closedReason !== undefined) throw this.closedReason
     if (this.queue.length !== 0 || this.permits < n) return undefined
     this.permits -= n
@@ -169,7 +204,7 @@ export class Semaphore implements GuardOwner, WaitQueueOwner {
 export function checkPermitCount(value: unknown, what: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new InvalidArgumentError(
-      `${what} value must be an integer >= 0 (the number of permits), got ${describe(value)}. Use e.g. new ${what}(4); use 0 to start with none free.`,
+      `${what}(permits): permits must be an integer >= 0 (how many it starts with), got ${describe(value)}. Use e.g. new ${what}(4); use 0 to start with none free.`,
     )
   }
 }

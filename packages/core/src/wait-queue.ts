@@ -75,6 +75,22 @@ export function startTimer(ms: number, fire: () => void): { clear(): void } {
   return { clear: () => clearTimeout(handle) }
 }
 
+const CANCELLED = Symbol('cancelled')
+
+/**
+ * Parks a callback waiter and returns the function that withdraws it (a no-op once it is
+ * granted or rejected). Withdrawing settles nothing: neither callback runs.
+ * @internal
+ */
+export function parkWithdrawable<T>(queue: WaitQueue<T>, weight: number, onGrant: (value: T) => void, onError: (reason: unknown) => void, opts: WaitOptions | undefined): () => void {
+  const waiter = queue.parkCallback(weight, onGrant, (reason) => {
+    if (reason !== CANCELLED) onError(reason)
+  }, opts)
+  return () => {
+    if (waiter.queue !== undefined) waiter.queue.abandon(waiter, CANCELLED)
+  }
+}
+
 /**
  * The one FIFO wait queue every primitive is built on (trio's `ParkingLot`): a doubly linked list,
  * so enqueue, grant and removal of an aborted waiter are all O(1) and an aborted waiter is gone
@@ -105,12 +121,16 @@ export class WaitQueue<T> {
     return promise
   }
 
-  /** Parks a waiter settled through callbacks instead of a promise (for internal hand-offs). */
-  parkCallback(weight: number, resolve: (value: T) => void, reject: (reason: unknown) => void): Waiter<T> {
+  /**
+   * Parks a waiter settled through callbacks instead of a promise (internal hand-offs, and
+   * `acquireCallback` for adapters that must see the grant synchronously).
+   */
+  parkCallback(weight: number, resolve: (value: T) => void, reject: (reason: unknown) => void, opts?: WaitOptions): Waiter<T> {
     const waiter = new Waiter<T>(this, weight)
     waiter.resolve = resolve
     waiter.reject = reject
     this.link(waiter)
+    if (opts !== undefined) this.watch(waiter, opts)
     return waiter
   }
 

@@ -173,12 +173,13 @@ describe('Semaphore (primitives.md §6 cases 25-34)', () => {
     const sem = new Semaphore(2)
     expect(await sem.runExclusive(() => 'ok', { permits: 2 })).toBe('ok')
     expect(sem.value).toBe(2)
-    const t = sem.tryAcquire(2)!
+    const t = sem.tryAcquire({ permits: 2 })!
     expect(sem.tryAcquire()).toBeUndefined()
     t.release()
     expect(() => sem.runExclusive(null as never)).toThrow(InvalidArgumentError)
     expect(() => sem.acquire({ permits: 0 })).toThrow(/permits must be an integer >= 1/)
-    expect(() => sem.tryAcquire(1.5)).toThrow(InvalidArgumentError)
+    expect(() => sem.tryAcquire({ permits: 1.5 })).toThrow(InvalidArgumentError)
+    expect(() => sem.tryAcquire(2 as never)).toThrow(/options must be an object like \{ permits: 2 \}/)
     expect(sem.value).toBe(2)
     expect('then' in sem).toBe(false)
     expect(await (sem as unknown as Promise<unknown>)).toBe(sem)
