@@ -1,5 +1,6 @@
-import { InvalidArgumentError, SingleFlight, SingleFlightCache } from '@yieldpoint/core'
+import { InvalidArgumentError, SingleFlight, SingleFlightCache, type WaitOptions } from '@yieldpoint/core'
 import { from, lastValueFrom, mergeMap, Observable, takeUntil, fromEvent, type ObservableInput, type OperatorFunction } from 'rxjs'
+import { checkFunction, checkOptions, waitOptions } from './options'
 
 /**
  * A {@link SingleFlight} or a {@link SingleFlightCache} from `@yieldpoint/core`.
@@ -10,46 +11,84 @@ import { from, lastValueFrom, mergeMap, Observable, takeUntil, fromEvent, type O
  */
 export type Flights<K, R> = SingleFlight<K, R> | SingleFlightCache<K, R>
 
+/** Thrown by the shared work when the factory's Observable completed without a value. */
+const EMPTY_RESULT = Object.freeze(new Error('fromFlight: the factory completed without a value.'))
+
+function checkFlights(api: string, flights: unknown): asserts flights is Flights<unknown, unknown> {
+  if (!(flights instanceof SingleFlight) && !(flights instanceof SingleFlightCache)) {
+    throw new InvalidArgumentError(`${api}: flights must be a SingleFlight or a SingleFlightCache from @yieldpoint/core.`)
+  }
+}
+
+/** Run or join: the one place that knows the two shapes. */
+function runOrJoin<K, R>(flights: Flights<K, R>, key: K, work: (signal: AbortSignal) => Promise<R>, opts: WaitOptions): Promise<R> {
+  return flights instanceof SingleFlightCache ? flights.getOrSet(key, ({ signal }) => work(signal), opts) : flights.run(key, work, opts)
+}
+
 /**
- * An Observable whose subscriptions share one execution per `key`: every subscription that
- * arrives while `factory`'s Observable runs joins it and receives its last value; with a
- * {@link SingleFlightCache} the value is also cached with the cache's TTL rules. Each
- * subscription is one caller: unsubscribing detaches only it, and `factory`'s `signal` aborts
- * (unsubscribing its Observable) only when every caller has left (SingleFlight) or as the
- * cache's `abortLoaderWhenNoWaiters` says. Errors reach every caller and are not kept.
+ * An Observable whose subscriptions share one execution per `key`, like `share()` across every
+ * stream using `flights`: a subscription that arrives while `factory`'s Observable runs joins
+ * it. With a {@link SingleFlightCache} the value is also cached with the cache's TTL rules.
+ *
+ * Where it follows `share()`: unsubscribing detaches only that subscriber, even from a factory
+ * that never completes; the factory's Observable is unsubscribed (its `signal` aborts) when the
+ * last subscriber leaves (SingleFlight; a cache lets the load finish unless
+ * `abortLoaderWhenNoWaiters`); an error reaches every current subscriber and the next
+ * subscription starts afresh; an empty factory completes every subscriber empty (nothing is
+ * cached). Where it differs, and why: every subscriber receives only the factory's **last**
+ * value (a single-flight shares a result, and a cache keeps one value), and a cache hit or a
+ * join arrives in a **microtask**, not synchronously (the shared result is a Promise, and the
+ * cache's store may be remote).
+ *
+ * `timeout`/`signal` bound how long each subscriber waits (it errors with `TimeoutError` /
+ * `signal.reason`; the execution goes on for the others).
  *
  * ```text
  * subscriptions:  ^--  ^--  ^--     (three concurrent subscribers for key 'k')
  * factory('k'):   --v|              (runs once)
- * each receives:  --v|
+ * each receives:  --v|              (a microtask after the factory's last value)
  * ```
  * @example
  * ```ts
  * const user$ = (id: string) => fromFlight(users, `user:${id}`, (signal) => ajax.getJSON(`/users/${id}`))
  * ```
  */
-export function fromFlight<K, R>(flights: Flights<K, R>, key: K, factory: (signal: AbortSignal) => ObservableInput<R>): Observable<R> {
-  if (!(flights instanceof SingleFlight) && !(flights instanceof SingleFlightCache)) {
-    throw new InvalidArgumentError('fromFlight(flights, …): flights must be a SingleFlight or a SingleFlightCache from @yieldpoint/core.')
+export function fromFlight<K, R>(flights: Flights<K, R>, key: K, factory: (signal: AbortSignal) => ObservableInput<R>, opts?: WaitOptions): Observable<R> {
+  checkFlights('fromFlight(flights, key, factory)', flights)
+  checkFunction('fromFlight(flights, key, factory)', factory, 'factory')
+  checkOptions('fromFlight(flights, key, factory, options)', opts, ['signal', 'timeout'])
+  const work = async (signal: AbortSignal): Promise<R> => {
+    const done = {} as R
+    const value = await lastValueFrom(from(factory(signal)).pipe(takeUntil(fromEvent(signal, 'abort'))), { defaultValue: done })
+    if (value === done) throw EMPTY_RESULT
+    return value
   }
-  if (typeof factory !== 'function') throw new InvalidArgumentError('fromFlight(…, factory): factory must be a function (signal) => ObservableInput.')
-  const run = (signal: AbortSignal): Promise<R> => lastValueFrom(from(factory(signal)).pipe(takeUntil(fromEvent(signal, 'abort'))))
+  const wait = waitOptions(opts)
   return new Observable<R>((subscriber) => {
+    // Unsubscribing is this subscriber's signal; a caller's `signal` aborts it too.
     const controller = new AbortController()
-    const shared =
-      flights instanceof SingleFlight
-        ? flights.run(key, run, { signal: controller.signal })
-        : flights.getOrSet(key, ({ signal }) => run(signal), { signal: controller.signal })
-    shared.then(
+    const outer = wait?.signal
+    if (outer?.aborted === true) return subscriber.error(outer.reason)
+    let torn = false
+    const onAbort = (): void => controller.abort(outer!.reason)
+    outer?.addEventListener('abort', onAbort, { once: true })
+    runOrJoin(flights, key, work, { signal: controller.signal, timeout: wait?.timeout }).then(
       (value) => {
+        outer?.removeEventListener('abort', onAbort)
         subscriber.next(value)
         subscriber.complete()
       },
       (error: unknown) => {
-        if (!controller.signal.aborted) subscriber.error(error)
+        outer?.removeEventListener('abort', onAbort)
+        if (error === EMPTY_RESULT) subscriber.complete()
+        else if (!torn) subscriber.error(error)
       },
     )
-    return () => controller.abort()
+    return () => {
+      torn = true
+      outer?.removeEventListener('abort', onAbort)
+      controller.abort()
+    }
   })
 }
 
@@ -66,7 +105,10 @@ export function fromFlight<K, R>(flights: Flights<K, R>, key: K, factory: (signa
  * clicks$.pipe(flightMap(products, (e) => e.productId, (id, signal) => fetch$(id, signal)))
  * ```
  */
-export function flightMap<T, K, R>(flights: Flights<K, R>, keyOf: (value: T) => K, project: (value: T, signal: AbortSignal) => ObservableInput<R>): OperatorFunction<T, R> {
-  if (typeof keyOf !== 'function') throw new InvalidArgumentError('flightMap(flights, keyOf, …): keyOf must be a function (value) => key.')
-  return mergeMap((value: T) => fromFlight(flights, keyOf(value), (signal) => project(value, signal)))
+export function flightMap<T, K, R>(flights: Flights<K, R>, keyOf: (value: T) => K, project: (value: T, signal: AbortSignal) => ObservableInput<R>, opts?: WaitOptions): OperatorFunction<T, R> {
+  checkFlights('flightMap(flights, keyOf, project)', flights)
+  checkFunction('flightMap(flights, keyOf, project)', keyOf, 'keyOf')
+  checkFunction('flightMap(flights, keyOf, project)', project, 'project')
+  checkOptions('flightMap(flights, keyOf, project, options)', opts, ['signal', 'timeout'])
+  return mergeMap((value: T) => fromFlight(flights, keyOf(value), (signal) => project(value, signal), opts))
 }
