@@ -12,6 +12,24 @@ import { WaitQueue } from './wait-queue'
 export type BarrierState = 'filling' | 'draining' | 'resetting' | 'broken'
 
 /**
+ * What `Barrier.statistics()` returns.
+ * @example
+ * ```ts
+ * const { nWaiting, state } = barrier.statistics()
+ * ```
+ */
+export interface BarrierStatistics {
+  /** How many tasks the barrier waits for. */
+  parties: number
+  /** Tasks waiting in the current round (0 unless filling). */
+  nWaiting: number
+  /** The current state. */
+  state: BarrierState
+  /** Tasks that arrived while the previous round drained, waiting for the next one. */
+  blocked: number
+}
+
+/**
  * A reusable barrier (asyncio's `Barrier`): `parties` tasks call `wait()`, and all of them are
  * released together when the last one arrives. Each gets a distinct index `0..parties-1`, the
  * last arrival `parties - 1`.
@@ -109,7 +127,7 @@ export class Barrier {
   }
 
   /** A snapshot for logs and metrics. */
-  statistics(): { parties: number; nWaiting: number; state: BarrierState; blocked: number } {
+  statistics(): BarrierStatistics {
     return { parties: this.total, nWaiting: this.nWaiting, state: this.phase, blocked: this.blocked.length }
   }
 

@@ -1,5 +1,17 @@
 import { InvalidArgumentError, OverReleaseError } from './errors'
-import { Semaphore } from './semaphore'
+import { Semaphore, type SemaphoreStatistics } from './semaphore'
+
+/**
+ * What `BoundedSemaphore.statistics()` returns: the {@link SemaphoreStatistics} plus its bound.
+ * @example
+ * ```ts
+ * const { value, bound } = pool.statistics()
+ * ```
+ */
+export interface BoundedSemaphoreStatistics extends SemaphoreStatistics {
+  /** The initial (and maximum) number of permits. */
+  bound: number
+}
 
 /**
  * A {@link Semaphore} that refuses to be released above its initial value — the usual symptom
@@ -23,6 +35,11 @@ export class BoundedSemaphore extends Semaphore {
   constructor(permits = 1) {
     super(permits)
     this.bound = permits
+  }
+
+  /** A snapshot for logs and metrics. */
+  override statistics(): BoundedSemaphoreStatistics {
+    return { ...super.statistics(), bound: this.bound }
   }
 
   /**

@@ -1,10 +1,24 @@
 import { LockNotAcquiredError, InvalidArgumentError, TimeoutError } from './errors'
 import type { Guard } from './guard'
-import { Lock } from './lock'
+import { Lock, type LockStatistics } from './lock'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
 import { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch'
 import { deadlineSignal } from './deadline'
 import { startTimer, WaitQueue } from './wait-queue'
+
+/**
+ * What `Condition.statistics()` returns.
+ * @example
+ * ```ts
+ * const { waiting, lock } = cond.statistics()
+ * ```
+ */
+export interface ConditionStatistics {
+  /** Tasks waiting for `notify()`. */
+  waiting: number
+  /** The underlying lock's statistics. */
+  lock: LockStatistics
+}
 
 /**
  * A condition variable (asyncio's `Condition`): tasks holding its lock wait until another task
@@ -109,7 +123,7 @@ export class Condition {
   }
 
   /** A snapshot for logs and metrics. */
-  statistics(): { waiting: number; lock: ReturnType<Lock['statistics']> } {
+  statistics(): ConditionStatistics {
     return { waiting: this.waiters.length, lock: this.lock.statistics() }
   }
 

@@ -4,6 +4,20 @@ import { WaitQueue } from './wait-queue'
 const TRUE: Promise<true> = Promise.resolve(true)
 
 /**
+ * What `Event.statistics()` returns.
+ * @example
+ * ```ts
+ * const { isSet, waiting } = ready.statistics()
+ * ```
+ */
+export interface EventStatistics {
+  /** True while the flag is set. */
+  isSet: boolean
+  /** Tasks waiting for `set()`. */
+  waiting: number
+}
+
+/**
  * A flag tasks can wait for (asyncio's `Event`).
  *
  * `set()` wakes every waiter, in FIFO order, and later `wait()` calls return at once until
@@ -48,7 +62,7 @@ export class Event {
   }
 
   /** A snapshot for logs and metrics. */
-  statistics(): { isSet: boolean; waiting: number } {
+  statistics(): EventStatistics {
     return { isSet: this.flag, waiting: this.queue.length }
   }
 }

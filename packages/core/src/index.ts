@@ -1,9 +1,9 @@
-export { Lock } from './lock'
-export { Event } from './event'
-export { Condition } from './condition'
-export { Semaphore, type SemaphoreAcquireOptions } from './semaphore'
-export { BoundedSemaphore } from './bounded-semaphore'
-export { Barrier, type BarrierState } from './barrier'
+export { Lock, type LockStatistics } from './lock'
+export { Event, type EventStatistics } from './event'
+export { Condition, type ConditionStatistics } from './condition'
+export { Semaphore, type SemaphoreAcquireOptions, type SemaphoreStatistics } from './semaphore'
+export { BoundedSemaphore, type BoundedSemaphoreStatistics } from './bounded-semaphore'
+export { Barrier, type BarrierState, type BarrierStatistics } from './barrier'
 export { Guard } from './guard'
 export type { WaitOptions } from './options'
 export { deadlineSignal } from './deadline'
@@ -18,7 +18,7 @@ export {
   ClosedError,
   ReentrancyError,
 } from './errors'
-export { KeyedLock } from './keyed-lock'
+export { KeyedLock, type KeyedLockStatistics } from './keyed-lock'
 export { SingleFlight } from './single-flight'
 export {
   SingleFlightCache,

@@ -51,6 +51,22 @@ class GuardSet implements GuardOwner {
 }
 
 /**
+ * What `KeyedLock.statistics()` returns.
+ * @example
+ * ```ts
+ * const { keys, held, waiting } = locks.statistics()
+ * ```
+ */
+export interface KeyedLockStatistics {
+  /** Keys held or waited for (the same as `size`). */
+  keys: number
+  /** Keys held right now. */
+  held: number
+  /** Tasks queued across every key. */
+  waiting: number
+}
+
+/**
  * A lock per key: `acquire('account:1')` and `acquire('account:2')` proceed independently, while
  * callers of the same key are served one at a time with the {@link Lock}'s rules (FIFO, no
  * barging, whichever of grant and abort happens first wins). A key that is neither held nor
@@ -154,6 +170,17 @@ export class KeyedLock<K = string> {
   /** Number of keys currently held or waited for. */
   get size(): number {
     return this.entries.size
+  }
+
+  /** A snapshot for logs and metrics (walks the live keys: O(keys)). */
+  statistics(): KeyedLockStatistics {
+    let held = 0
+    let waiting = 0
+    for (const entry of this.entries.values()) {
+      if (entry.held) held++
+      waiting += entry.queue.length
+    }
+    return { keys: this.entries.size, held, waiting }
   }
 
   /** @internal */

@@ -4,6 +4,22 @@ import { checkFunction, checkWaitOptions, type WaitOptions } from './options'
 import { parkWithdrawable, WaitQueue } from './wait-queue'
 
 /**
+ * What `Lock.statistics()` returns.
+ * @example
+ * ```ts
+ * const { locked, waiting } = lock.statistics()
+ * ```
+ */
+export interface LockStatistics {
+  /** True while someone holds the lock. */
+  locked: boolean
+  /** Tasks queued for it. */
+  waiting: number
+  /** True after `close()`. */
+  closed: boolean
+}
+
+/**
  * A mutual-exclusion lock with asyncio's semantics, made JS-native.
  *
  * **Fairness.** Strict FIFO and no barging: `release()` hands the lock directly to the waiter
@@ -137,7 +153,7 @@ export class Lock implements GuardOwner {
   }
 
   /** A snapshot for logs and metrics. */
-  statistics(): { locked: boolean; waiting: number; closed: boolean } {
+  statistics(): LockStatistics {
     return { locked: this.held, waiting: this.queue.length, closed: this.closedReason !== undefined }
   }
 

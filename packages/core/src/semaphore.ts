@@ -17,6 +17,24 @@ export interface SemaphoreAcquireOptions extends WaitOptions {
 }
 
 /**
+ * What `Semaphore.statistics()` (and `BoundedSemaphore.statistics()`) returns.
+ * @example
+ * ```ts
+ * const { value, waiting } = sem.statistics()
+ * ```
+ */
+export interface SemaphoreStatistics {
+  /** Free permits right now. */
+  value: number
+  /** Tasks queued for permits. */
+  waiting: number
+  /** True when `acquire()` would have to wait. */
+  locked: boolean
+  /** True after `close()`. */
+  closed: boolean
+}
+
+/**
  * A counting semaphore with asyncio's semantics: `new Semaphore(permits)` starts with `permits`
  * free, `acquire()` takes one (or `{ permits }`), `release()` returns one; `value` is how many are
  * free now.
@@ -160,7 +178,7 @@ export class Semaphore implements GuardOwner, WaitQueueOwner {
   }
 
   /** A snapshot for logs and metrics. */
-  statistics(): { value: number; waiting: number; locked: boolean; closed: boolean } {
+  statistics(): SemaphoreStatistics {
     return { value: this.permits, waiting: this.queue.length, locked: this.locked(), closed: this.closed }
   }
 
