@@ -33,6 +33,16 @@ const mutants = [
   ['src/keyed-lock.ts', '    unique.sort(compareKeys)', '    void compareKeys', 'acquireMany takes keys in canonical order'],
   ['src/keyed-lock.ts', '    if (!this.held && this.queue.length === 0) this.owner.drop(this)', '    void 0', 'an idle key leaves nothing behind'],
   ['src/errors.ts', '    super(withDocsLink(code, message), options)', '    super(message, options)', 'every error message ends with its docs link'],
+  ['src/rate-limiter.ts', 'times[i]! + interval <= now', 'times[i]! + interval / 2 <= now', 'RateLimiter: a token comes back only one interval after it was taken'],
+  ['src/rate-limiter.ts', '    if (this.queue.length === 0 && this.available(this.now()) >= n) {', '    if (this.available(this.now()) >= n) {', 'RateLimiter: no barging past queued callers'],
+  ['src/rate-limiter.ts', '    else if (wasHead) this.dispatch()', '    else void wasHead', 'RateLimiter: an aborted head unblocks those behind it'],
+  ['src/rate-limiter.ts', '    if (this.queue.length === 0) this.clearTimer()', '    void 0', 'RateLimiter: no timer while nobody waits'],
+  ['src/rate-limiter.ts', '    return Math.min(windowFree, this.bucket + EPSILON)', '    return windowFree', 'RateLimiter: burst spreads tokens out'],
+  ['src/pool.ts', '    for (; need > 0 && this.size < this.max; need--) {', '    for (; need > 0 && this.size <= this.max; need--) {', 'Pool: size never above max'],
+  ['src/pool.ts', '        if (forWaiter !== undefined && forWaiter.queue === this.queue) this.queue.abandon(forWaiter, error)', '        void forWaiter', 'Pool: a create() failure reaches the caller it was made for'],
+  ['src/pool.ts', '    if (broken || this.closedReason !== undefined', '    if (this.closedReason !== undefined', 'Pool: a broken resource is destroyed'],
+  ['src/pool.ts', '    for (const slot of this.idle.splice(0)) this.destroySlot(slot)', '    this.idle.splice(0)', 'Pool: close() destroys idle resources'],
+  ['src/pool.ts', '    if (idleTimeout !== undefined && this.size > this.min) due', '    if (idleTimeout !== undefined) due', 'Pool: no idle timer at or below min'],
 ]
 let missed = 0
 for (const [file, from, to, rule] of mutants) {

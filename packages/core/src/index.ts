@@ -30,3 +30,6 @@ export {
   type CacheResult,
 } from './single-flight-cache'
 export { MemoryStore, type Store, type CacheEntry } from './store'
+export { RateLimiter, type RateLimiterOptions, type RateLimiterAcquireOptions, type RateLimiterStatistics } from './rate-limiter'
+export { limit, Limit, type LimitOptions, type LimitStatistics } from './limit'
+export { Pool, PoolLease, type PoolOptions, type PoolStatistics } from './pool'
