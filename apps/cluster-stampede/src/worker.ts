@@ -19,7 +19,7 @@ if (process.env.REDIS_URL) {
 const cache = new SingleFlightCache<string, CapturedResponse>({ ttl: 5_000, ...(store ? { store } : {}), detectReentrancy: false })
 
 const app = express()
-app.get('/products/:id', coalesce({ cache, timeout: 30_000 }), async (req, res) => {
+app.get('/products/:id', coalesce({ cache, followerTimeout: 30_000 }), async (req, res) => {
   const ms = typeof req.query.ms === 'string' ? `?ms=${encodeURIComponent(req.query.ms)}` : ''
   const r = await fetch(`${upstream}/products/${encodeURIComponent(String(req.params.id))}${ms}`, { headers: { 'x-caller': String(process.pid) } })
   res.json({ ...((await r.json()) as object), answeredBy: process.pid })

@@ -1,44 +1,53 @@
-import { createHash } from 'node:crypto'
-import { InvalidArgumentError, SingleFlightCache, type CacheResult, type Store } from '@yieldpoint/core'
+import { InvalidArgumentError, SingleFlightCache, TimeoutError, type CacheResult, type LoaderContext, type SingleFlightCacheOptions } from '@yieldpoint/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { LRUCache } from 'lru-cache'
-import { captureResponse, replayResponse, type CapturedResponse } from './capture'
+import { ByteBudgetStore } from './byte-budget-store'
+import { captureResponse, LeaderFailed, replayResponse, type Capture, type CapturedResponse } from './capture'
 import { requestSignal } from './request-signal'
+import { BYPASS_HEADERS, credentialPartition, KEYED_PRECONDITIONS, origin } from './request-key'
 
 /**
- * Options of {@link coalesce}. Durations are milliseconds.
+ * Options of {@link coalesce}. Durations are milliseconds. `ttl`, `staleWhileRevalidate`,
+ * `staleIfError` and `store` are those of core's `SingleFlightCache` (for the default cache).
  * @example
  * ```ts
- * coalesce({ ttl: 5_000, staleWhileRevalidate: 30_000, key: (req) => req.params.id, credentials: 'bypass' })
+ * coalesce({ ttl: 5_000, staleWhileRevalidate: 30_000, credentialHeaders: ['authorization', 'cookie', 'x-api-key'] })
  * ```
  */
-export interface CoalesceOptions {
-  /** Methods that are coalesced. Default `['GET', 'HEAD']` (only safe methods make sense). */
+export interface CoalesceOptions extends Pick<SingleFlightCacheOptions<string, CapturedResponse>, 'ttl' | 'staleWhileRevalidate' | 'staleIfError' | 'store'> {
+  /**
+   * Methods that are coalesced. Default `['GET', 'HEAD']`. Any other method (POST, PUT, PATCH,
+   * DELETE, …) needs a `key` that includes everything the response depends on (such as a hash of
+   * the body); without one the configuration is refused. Requests with other methods pass
+   * through, marked `x-coalesce: bypass`.
+   */
   methods?: string[]
-  /** The coalescing key. Default: method + `originalUrl`. The credential partition and `Vary` headers are added to it. */
+  /**
+   * The part of the key that names the resource. Default: `originalUrl`. The method, the scheme
+   * and host, the credential partition, revalidation preconditions and `Vary` headers are always
+   * added to it.
+   */
   key?: (req: Request) => string
-  /** Micro-cache: how long a cacheable response is served to later requests. Default 0 (coalesce concurrent requests only). */
-  ttl?: number
-  /** After `ttl`, serve the stale response at once while one request refreshes it. Default 0. */
-  staleWhileRevalidate?: number
-  /** After `ttl`, serve the stale response when the fresh one is an error. Default 0. */
-  staleIfError?: number
   /** Statuses that may be kept by the micro-cache. Default: 2xx except 206. Other statuses are still shared with the requests waiting at that moment, never kept. */
   cacheStatuses?: (status: number) => boolean
-  /** Requests carrying `Authorization` or `Cookie`: `'partition'` (default) coalesces only requests with the same credentials; `'bypass'` never coalesces them; `'ignore'` treats them like any other (only if the response never depends on the user). */
+  /** Requests carrying any of `credentialHeaders`: `'partition'` (default) coalesces only requests with the same values; `'bypass'` never coalesces them; `'ignore'` treats them like any other (only if the response never depends on the user). */
   credentials?: 'partition' | 'bypass' | 'ignore'
-  /** How long a waiting request waits for the leader before running the handler itself. Default 10,000. */
-  timeout?: number
-  /** Bodies larger than this (bytes) are not shared; waiting requests run the handler themselves. Default 5 MiB. */
+  /** Request headers that identify a user. Default `['authorization', 'cookie']`. Any other per-user input must be in the key. */
+  credentialHeaders?: string[]
+  /** How long a follower waits for the leader before running the handler itself (`x-coalesce: bypass`). Default 10,000. */
+  followerTimeout?: number
+  /** Bodies larger than this (bytes) are neither shared nor kept; followers run the handler themselves. Default 5 MiB. */
   maxBodySize?: number
-  /** Response header that tells what happened: `leader` (ran the handler for others), `coalesced`, `hit`, `stale`, or `bypass` (ran the handler alone: the leader's response was not shareable, or it waited past `timeout`). Default `'x-coalesce'`; `false` for none. */
+  /** Response header that tells what happened: `leader`, `coalesced`, `hit`, `stale`, or `bypass`. Default `'x-coalesce'`; `false` for none. */
   header?: string | false
-  /** The cache to use — e.g. one with a Redis `store`, shared between processes. Default: an in-memory one built from the options above. */
+  /** Add `Server-Timing: coalesce-wait;dur=…, coalesce-load;dur=…` (how long this request waited; how long the handler took). Default true. */
+  serverTiming?: boolean
+  /** The cache to use — e.g. one with a Redis `store`, shared between processes. Default: an in-memory one built from `ttl`, `staleWhileRevalidate`, `staleIfError`, `store`, `max`, `maxBytes` (which are refused next to `cache`). */
   cache?: SingleFlightCache<string, CapturedResponse>
-  /** A `Store` for the default cache (ignored with `cache`). */
-  store?: Store<string, CapturedResponse>
-  /** Most responses kept in memory by the default cache. Default 1,000. */
+  /** Most responses kept in memory by the default store. Default 1,000. */
   max?: number
+  /** Most bytes of responses kept in memory by the default store. Default 64 MiB. */
+  maxBytes?: number
 }
 
 /**
@@ -47,7 +56,7 @@ export interface CoalesceOptions {
  * ```ts
  * const products = coalesce({ ttl: 60_000 })
  * app.get('/products/:id', products, show)
- * app.put('/products/:id', update, () => products.cache.delete(`GET /products/${id}`))
+ * app.put('/products/:id', update, () => products.cache.clear())
  * ```
  */
 export type CoalesceHandler = RequestHandler & { cache: SingleFlightCache<string, CapturedResponse> }
@@ -61,54 +70,96 @@ class NotCacheable extends Error {
   }
 }
 
-const CREDENTIAL_HEADERS = ['authorization', 'cookie'] as const
-const CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since'] as const
+const SAFE_METHODS = new Set(['GET', 'HEAD'])
+const DEFAULT_CACHE_OPTIONS = ['ttl', 'staleWhileRevalidate', 'staleIfError', 'store', 'max', 'maxBytes'] as const
+
+function fail(message: string): never {
+  throw new InvalidArgumentError(`coalesce(options): ${message}`)
+}
+
+function duration(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) fail(`${name} must be a number of milliseconds >= 0 (Infinity for no limit), got ${String(value)}.`)
+  return value
+}
+
+function count(value: unknown, name: string, fallback: number, what: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) fail(`${name} must be an integer >= 1 (${what}), got ${String(value)}.`)
+  return value
+}
 
 /**
  * Request coalescing for Express (nginx's `proxy_cache_lock`, Varnish's request coalescing):
  * concurrent identical requests run the handler once, and every other request receives the
  * leader's status, headers and body — including bodies written in chunks or streamed. With `ttl`
- * it is also a micro-cache (with stale-while-revalidate and stale-if-error).
+ * it is also a micro-cache (with stale-while-revalidate and stale-if-error) bounded by entries
+ * and bytes.
  *
- * **Safe by default.** Requests with `Authorization` or `Cookie` are only coalesced with requests
- * carrying the same credentials; a response with `Set-Cookie`, `Cache-Control: private` or
- * `no-store`, or `Vary: *` is never given to anyone else; `Vary` is honoured; conditional and
- * `Range` requests are never mixed with plain ones. A waiting request whose client disconnects
- * leaves without affecting the others; a leader whose client disconnects still finishes the
- * work for the others. Handler errors go through Express's error handler once and every waiting
- * request receives that same error response.
+ * **Safe by default.** The key holds the method, the scheme and host (as `req.protocol` and
+ * `req.host` see them, so `trust proxy` decides whether `X-Forwarded-*` count), the URL, the
+ * credential partition and every header named by `Vary`. A response with `Set-Cookie`,
+ * `Cache-Control: private` or `no-store`, or `Vary: *` is never given to anyone else; `Range` and
+ * `If-Match`-style requests bypass. What is replayed is the handler's own representation, so each
+ * request's `compression()` encodes it for that client. A waiting request whose client
+ * disconnects leaves without affecting the others; a leader whose client disconnects still
+ * finishes the work for the others; a leader whose response cannot complete releases them at once.
  *
  * @example
  * ```ts
+ * app.use(compression())
  * app.get('/products/:id', coalesce({ ttl: 5_000, staleWhileRevalidate: 30_000 }), async (req, res) => {
  *   res.json(await db.product(req.params.id))
  * })
  * ```
+ * @throws {@link InvalidArgumentError} for any invalid option, `store`/`ttl`/… next to `cache`, or a non-safe method without `key`.
  */
 export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('coalesce(options): options must be an object like { ttl: 5_000 }.')
-  const methods = new Set((options.methods ?? ['GET', 'HEAD']).map((m) => String(m).toUpperCase()))
+  if (options === null || typeof options !== 'object') fail('options must be an object like { ttl: 5_000 }.')
   const keyOf = options.key
-  if (keyOf !== undefined && typeof keyOf !== 'function') throw new InvalidArgumentError('coalesce({ key }): key must be a function (req) => string.')
-  const credentials = options.credentials ?? 'partition'
-  if (!['partition', 'bypass', 'ignore'].includes(credentials)) {
-    throw new InvalidArgumentError(`coalesce({ credentials }): must be 'partition', 'bypass' or 'ignore', got ${JSON.stringify(credentials)}.`)
+  if (keyOf !== undefined && typeof keyOf !== 'function') fail('key must be a function (req) => string.')
+  if (options.methods !== undefined && (!Array.isArray(options.methods) || options.methods.some((m) => typeof m !== 'string'))) {
+    fail(`methods must be an array of method names like ['GET', 'HEAD'], got ${String(options.methods)}.`)
   }
-  const timeout = options.timeout ?? 10_000
-  const maxBodySize = options.maxBodySize ?? 5 * 1024 * 1024
+  const methods = new Set((options.methods ?? ['GET', 'HEAD']).map((m) => m.toUpperCase()))
+  const unsafe = [...methods].filter((m) => !SAFE_METHODS.has(m))
+  if (unsafe.length && keyOf === undefined) {
+    fail(
+      `methods includes ${unsafe.join(', ')}: requests with these methods carry bodies that change the answer, and the default key (the URL) would merge requests whose bodies differ. Give a key function that includes everything the response depends on (e.g. a hash of the body), or leave them out.`,
+    )
+  }
+  const credentials = options.credentials ?? 'partition'
+  if (!['partition', 'bypass', 'ignore'].includes(credentials)) fail(`credentials must be 'partition', 'bypass' or 'ignore', got ${JSON.stringify(credentials)}.`)
+  const credentialHeaders = options.credentialHeaders ?? ['authorization', 'cookie']
+  if (!Array.isArray(credentialHeaders) || credentialHeaders.some((h) => typeof h !== 'string' || h === '')) {
+    fail(`credentialHeaders must be an array of request header names like ['authorization', 'cookie', 'x-api-key'], got ${String(credentialHeaders)}.`)
+  }
+  const credentialNames = credentialHeaders.map((h) => h.toLowerCase())
+  const followerTimeout = duration(options.followerTimeout, 'followerTimeout', 10_000)
+  const maxBodySize = duration(options.maxBodySize, 'maxBodySize', 5 * 1024 * 1024)
   const header = options.header === undefined ? 'x-coalesce' : options.header
+  if (header !== false && (typeof header !== 'string' || header === '')) fail(`header must be a header name or false, got ${String(header)}.`)
+  const serverTiming = options.serverTiming ?? true
+  if (typeof serverTiming !== 'boolean') fail(`serverTiming must be true or false, got ${String(serverTiming)}.`)
+  if (options.cacheStatuses !== undefined && typeof options.cacheStatuses !== 'function') fail('cacheStatuses must be a function (status) => boolean.')
   const cacheable = options.cacheStatuses ?? ((status: number) => status >= 200 && status < 300 && status !== 206)
-  const cache =
-    options.cache ??
-    new SingleFlightCache<string, CapturedResponse>({
-      ttl: options.ttl ?? 0,
-      staleWhileRevalidate: options.staleWhileRevalidate ?? 0,
-      staleIfError: options.staleIfError ?? 0,
-      max: options.max ?? 1_000,
-      ...(options.store ? { store: options.store } : {}),
+  let cache: SingleFlightCache<string, CapturedResponse>
+  if (options.cache !== undefined) {
+    if (!(options.cache instanceof SingleFlightCache)) fail('cache must be a SingleFlightCache<string, CapturedResponse>.')
+    const beside = DEFAULT_CACHE_OPTIONS.filter((name) => options[name] !== undefined)
+    if (beside.length) fail(`${beside.join(', ')} configure the default cache and would be ignored next to cache: set them on the SingleFlightCache you pass, or drop cache.`)
+    cache = options.cache
+  } else {
+    const ttl = duration(options.ttl, 'ttl', 0)
+    cache = new SingleFlightCache<string, CapturedResponse>({
+      ttl,
+      staleWhileRevalidate: duration(options.staleWhileRevalidate, 'staleWhileRevalidate', 0),
+      staleIfError: duration(options.staleIfError, 'staleIfError', 0),
+      store: options.store ?? new ByteBudgetStore({ max: count(options.max, 'max', 1_000, 'responses kept'), maxBytes: count(options.maxBytes, 'maxBytes', 64 * 1024 * 1024, 'bytes kept') }),
       // A handler never calls back into this middleware for the same request.
       detectReentrancy: false,
     })
+  }
   // Which request headers each URL's responses vary on, learnt from their `Vary`.
   const varyByBase = new LRUCache<string, string[]>({ max: 10_000 })
 
@@ -119,65 +170,113 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
     next()
   }
 
-  const handle = async (req: Request, res: Response, next: NextFunction, base: string, attempt = 0): Promise<void> => {
+  const timing = (waitMs: number, loadMs: number | undefined): Record<string, string> =>
+    serverTiming ? { 'server-timing': `coalesce-wait;dur=${waitMs.toFixed(1)}${loadMs === undefined ? '' : `, coalesce-load;dur=${loadMs.toFixed(1)}`}` } : {}
+
+  /** Headers this request adds to a replayed response: what happened, timings, and `Age` on hits. */
+  const extraHeaders = (response: CapturedResponse, how: string, waitMs: number): Record<string, string> => {
+    const extra: Record<string, string> = { ...timing(waitMs, response.loadMs) }
+    const own = response.headers['server-timing']
+    if (extra['server-timing'] && own !== undefined) extra['server-timing'] = `${String(own)}, ${extra['server-timing']}`
+    if (header) extra[header] = how
+    if ((how === 'hit' || how === 'stale') && response.storedAt !== undefined) {
+      const age = Math.max(0, Math.floor((Date.now() - response.storedAt) / 1000)) + (Number(response.headers['age']) || 0)
+      extra['age'] = String(age)
+    }
+    return extra
+  }
+
+  const handle = async (req: Request, res: Response, next: NextFunction, base: string, attempt: number, arrived: number): Promise<void> => {
     const knownVary = varyByBase.get(base)
     const key = knownVary && knownVary.length ? `${base} vary:${varyValues(req, knownVary)}` : base
     const signal = requestSignal(req, res)
     const status: { result?: CacheResult } = {}
-    let leader = false
-    const lead = (): Promise<CapturedResponse> =>
-      new Promise<CapturedResponse>((resolve, reject) => {
-        leader = true
-        if (header) res.setHeader(header, 'leader')
-        captureResponse(res, maxBodySize, (names) => varyValues(req, names), (captured) => {
-          if (captured.vary.length) varyByBase.set(base, captured.vary)
-          else varyByBase.delete(base)
-          if (header) delete captured.headers[header]
-          if (!captured.shareable) reject(new NotShareable())
-          else if (!cacheable(captured.status)) reject(new NotCacheable(captured))
-          else resolve(captured)
-        })
-        next()
+    let own: Capture | undefined
+    const lead = (ctx: LoaderContext<string, CapturedResponse>): Promise<CapturedResponse> => {
+      if (header) res.setHeader(header, 'leader')
+      // With a stale copy at hand, hold this request's own response back: if the refresh fails,
+      // this request gets the stale copy too (RFC 5861 stale-if-error), not the error.
+      const capture = captureResponse(res, {
+        maxBodySize,
+        buffer: ctx.staleValue !== undefined,
+        vary: (names) => varyValues(req, names),
+        onHead: (loadMs) => {
+          if (serverTiming) res.appendHeader('server-timing', timing(0, loadMs)['server-timing']!)
+        },
       })
+      own = capture
+      // An error once the body started ends in Express's final handler destroying the socket:
+      // the capture sees the connection close mid-body and releases the followers.
+      next()
+      return capture.done.then((captured) => {
+        if (captured.vary.length) varyByBase.set(base, captured.vary)
+        else varyByBase.delete(base)
+        if (!captured.shareable) throw new NotShareable()
+        if (!cacheable(captured.status)) throw new NotCacheable(captured)
+        // Loaded before the URL's Vary was known: keep it under its variant too, where later
+        // requests (which now know the Vary) look for it.
+        if (captured.vary.length && key === base) cache.set(`${base} vary:${captured.varyValues}`, captured).catch(() => {})
+        return captured
+      })
+    }
     let response: CapturedResponse
     try {
-      response = await cache.getOrSet(key, lead, { signal, timeout, status })
+      response = await cache.getOrSet(key, lead as (ctx: LoaderContext<string, CapturedResponse>) => Promise<CapturedResponse>, { signal, timeout: followerTimeout, status })
     } catch (error) {
-      if (leader || signal.aborted) return // the leader answered its own client; a gone client needs nothing
-      if (error instanceof NotCacheable) return replay(req, res, next, base, attempt, error.response, 'coalesced')
+      if (own) return answerHeldBack(res, own, undefined, arrived)
+      if (signal.aborted) return // a gone client needs nothing
+      if (error instanceof NotCacheable) return replay(req, res, next, base, attempt, error.response, 'coalesced', arrived)
+      // The leader's response broke off: elect a new leader among the followers (one handler run,
+      // not a stampede); after two such failures in a row each runs the handler itself.
+      if (error instanceof LeaderFailed) return attempt < 2 ? handle(req, res, next, base, attempt + 1, arrived) : bypass(res, next)
       // Not shareable, or waited too long: this request runs the handler itself.
-      if (error instanceof NotShareable || (error as Error)?.name === 'TimeoutError') return bypass(res, next)
+      if (error instanceof NotShareable || error instanceof TimeoutError) return bypass(res, next)
       return next(error)
     }
-    if (leader) return
-    return replay(req, res, next, base, attempt, response, status.result === 'hit' ? 'hit' : status.result === 'stale' ? 'stale' : 'coalesced')
+    if (own) return answerHeldBack(res, own, response, arrived)
+    return replay(req, res, next, base, attempt, response, status.result === 'hit' ? 'hit' : status.result === 'stale' ? 'stale' : 'coalesced', arrived)
   }
 
-  const replay = (req: Request, res: Response, next: NextFunction, base: string, attempt: number, response: CapturedResponse, how: string): Promise<void> | void => {
+  /**
+   * The leader answers its own client. When its response was held back (a stale copy existed),
+   * it sends its own response if that is a success, else the stale copy the cache offered.
+   */
+  const answerHeldBack = async (res: Response, own: Capture, offered: CapturedResponse | undefined, arrived: number): Promise<void> => {
+    if (!own.buffered) return
+    const mine = await own.done.catch(() => undefined)
+    if (!own.buffered) return
+    if (mine === undefined) return // broke off: nothing to send
+    if (offered === undefined || offered === mine || (cacheable(mine.status) && mine.shareable)) return own.flush({ ...timing(0, mine.loadMs), ...(header ? { [header]: 'leader' } : {}) })
+    own.discard()
+    replayResponse(res, offered, extraHeaders(offered, 'stale', performance.now() - arrived))
+  }
+
+  const replay = (req: Request, res: Response, next: NextFunction, base: string, attempt: number, response: CapturedResponse, how: string, arrived: number): Promise<void> | void => {
     if (response.vary.length && response.varyValues !== varyValues(req, response.vary)) {
       // The leader's request differed in a header its response varies on. Now that the URL's
       // Vary is known, coalesce again under this request's own variant.
-      return attempt < 2 ? handle(req, res, next, base, attempt + 1) : bypass(res, next)
+      return attempt < 2 ? handle(req, res, next, base, attempt + 1, arrived) : bypass(res, next)
     }
-    replayResponse(res, response, header, how)
+    replayResponse(res, response, extraHeaders(response, how, performance.now() - arrived))
   }
 
   const middleware = function coalesceMiddleware(req: Request, res: Response, next: NextFunction): void {
-    if (!methods.has(req.method) || req.headers.range !== undefined) return next()
-    const credential = CREDENTIAL_HEADERS.map((h) => req.headers[h] ?? '').join('\n')
-    const hasCredential = credential !== '\n'
-    if (hasCredential && credentials === 'bypass') return next()
-    let base: string
+    // Non-safe methods run their handler, said so in the header (each has its own body).
+    if (!methods.has(req.method)) return bypass(res, next)
+    for (const h of BYPASS_HEADERS) if (req.headers[h] !== undefined) return bypass(res, next)
+    const partition = credentials === 'ignore' ? '' : credentialPartition(req, credentialNames)
+    if (partition && credentials === 'bypass') return bypass(res, next)
+    let resource: string
     try {
-      base = keyOf ? keyOf(req) : `${req.method} ${req.originalUrl}`
+      resource = keyOf ? keyOf(req) : req.originalUrl
     } catch (error) {
       return next(error)
     }
-    if (typeof base !== 'string') return next(new InvalidArgumentError(`coalesce({ key }): key(req) must return a string, got ${typeof base}.`))
-    if (keyOf) base = `${req.method} ${base}`
-    if (hasCredential && credentials === 'partition') base += ` cred:${createHash('sha256').update(credential).digest('base64url')}`
-    for (const h of CONDITIONAL_HEADERS) if (req.headers[h] !== undefined) base += ` ${h}:${req.headers[h]}`
-    handle(req, res, next, base).catch(next)
+    if (typeof resource !== 'string') return next(new InvalidArgumentError(`coalesce({ key }): key(req) must return a string, got ${typeof resource}.`))
+    let base = `${req.method} ${origin(req)} ${resource}`
+    if (partition) base += ` cred:${partition}`
+    for (const h of KEYED_PRECONDITIONS) if (req.headers[h] !== undefined) base += ` ${h}:${req.headers[h]}`
+    handle(req, res, next, base, 0, performance.now()).catch(next)
   } as CoalesceHandler
   middleware.cache = cache
   return middleware

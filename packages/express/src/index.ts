@@ -2,4 +2,5 @@ export { coalesce, type CoalesceOptions, type CoalesceHandler } from './coalesce
 export { serialize, type SerializeOptions } from './serialize'
 export { concurrencyLimit, type ConcurrencyLimitOptions } from './concurrency-limit'
 export type { CapturedResponse } from './capture'
+export { ByteBudgetStore } from './byte-budget-store'
 export { ClientClosedError } from './request-signal'

@@ -42,3 +42,31 @@ export async function until(check: () => boolean, what = 'condition', limitMs = 
 }
 
 export const macrotask = () => new Promise<void>((r) => setImmediate(r))
+
+export interface RawResponse {
+  status: number
+  headers: import('node:http').IncomingHttpHeaders
+  /** The body exactly as it came off the wire (not decompressed). */
+  body: Buffer
+}
+
+/**
+ * A plain node:http request: any `Host` header, no automatic decompression (fetch would decode
+ * gzip and hide a corrupt response). Rejects if the connection breaks before the body ends.
+ */
+export function request(url: string, options: { method?: string; headers?: Record<string, string>; signal?: AbortSignal; onResponse?: () => void } = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, signal: options.signal, agent: false }, (res) => {
+      options.onResponse?.()
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on('error', reject)
+      res.on('aborted', () => reject(new Error('aborted')))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+import { request as httpRequest } from 'node:http'

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { InvalidArgumentError, TimeoutError } from '@yieldpoint/core'
 import { concurrencyLimit, serialize } from '../src'
 import { expressVersions, gate, listen, macrotask, until } from './helpers'
 
@@ -54,11 +55,18 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
     }
   })
 
-  it('serialize: a client that disconnects while waiting or while holding leaks nothing', async () => {
+  it('serialize: a client that disconnects while waiting leaves; one that disconnects while holding keeps the lock until its handler is done', async () => {
     const app = express()
     const release = gate()
     let entered = 0
+    let closed = 0
+    let arrived = 0
     const mw = serialize({ key: () => 'one' })
+    app.use((_req, res, next) => {
+      arrived++
+      res.on('close', () => closed++)
+      next()
+    })
     app.get('/hold', mw, async (_req, res) => {
       entered++
       await release.promise
@@ -71,13 +79,18 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
       const h = fetch(`${server.url}/hold`, { signal: holder.signal }).catch(() => 'aborted')
       await until(() => entered === 1, 'holder inside')
       const w = fetch(`${server.url}/hold`, { signal: waiter.signal }).catch(() => 'aborted')
-      await until(() => mw.lock.size === 1 && !mw.lock.tryAcquire('one'), 'waiter queued')
+      await until(() => arrived === 2, 'waiter queued')
+      await macrotask()
       waiter.abort()
       holder.abort()
       expect(await w).toBe('aborted')
       expect(await h).toBe('aborted')
-      await until(() => mw.lock.locked('one') === false, 'lock released on close')
+      await until(() => closed === 2, 'server saw both clients leave')
+      // The holder's handler still runs: the lock stays held (no second writer may enter).
+      expect(mw.lock.locked('one')).toBe(true)
+      expect(entered).toBe(1)
       release.open()
+      await until(() => mw.lock.locked('one') === false, 'lock released when the handler ended')
       const after = await fetch(`${server.url}/hold`)
       expect(await after.text()).toBe('ok')
       expect(entered).toBe(2) // the aborted waiter never ran
@@ -87,12 +100,93 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
     }
   })
 
+  it('serialize: a withdrawal whose client gives up still excludes the next one (100 - 10 - 10 = 80)', async () => {
+    const app = express()
+    let balance = 100
+    const proceed = gate()
+    let closed = 0
+    let arrived = 0
+    app.use((_req, res, next) => {
+      arrived++
+      res.on('close', () => closed++)
+      next()
+    })
+    app.post('/withdraw', serialize({ key: () => 'acct' }), async (_req, res) => {
+      const read = balance
+      await proceed.promise
+      await macrotask()
+      balance = read - 10
+      res.send(String(balance))
+    })
+    const server = await listen(app)
+    try {
+      const quitter = new AbortController()
+      const first = fetch(`${server.url}/withdraw`, { method: 'POST', signal: quitter.signal }).catch(() => 'aborted')
+      await until(() => arrived === 1, 'first inside')
+      const second = fetch(`${server.url}/withdraw`, { method: 'POST' })
+      await until(() => arrived === 2, 'second waits for the lock')
+      await macrotask()
+      quitter.abort() // the first client gives up while its withdrawal is mid-way
+      expect(await first).toBe('aborted')
+      await until(() => closed === 1, 'server saw the first client leave')
+      await macrotask()
+      proceed.open()
+      expect(await (await second).text()).toBe('80')
+      expect(balance).toBe(80)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('concurrencyLimit: clients that give up do not free their permit while the handler runs', async () => {
+    const app = express()
+    const release = gate()
+    let inside = 0
+    let max = 0
+    let closed = 0
+    const limit = concurrencyLimit({ permits: 2 })
+    app.use((_req, res, next) => {
+      res.on('close', () => closed++)
+      next()
+    })
+    app.get('/work', limit, async (_req, res) => {
+      max = Math.max(max, ++inside)
+      await release.promise
+      inside--
+      res.send('done')
+    })
+    const server = await listen(app)
+    try {
+      const quitters = [new AbortController(), new AbortController()]
+      const gone = quitters.map((c) => fetch(`${server.url}/work`, { signal: c.signal }).catch(() => 'aborted'))
+      await until(() => inside === 2, 'two inside')
+      for (const c of quitters) c.abort()
+      await Promise.all(gone)
+      await until(() => closed === 2, 'server saw both leave')
+      const later = Array.from({ length: 4 }, () => fetch(`${server.url}/work`))
+      await until(() => limit.semaphore.statistics().waiting === 4, 'the later requests wait for a permit')
+      expect(inside).toBe(2)
+      release.open()
+      const statuses = await Promise.all(later.map(async (r) => (await r).status))
+      expect(statuses).toEqual([200, 200, 200, 200])
+      expect(max).toBe(2)
+      await until(() => limit.semaphore.value === 2, 'every permit back')
+    } finally {
+      await server.close()
+    }
+  })
+
   it('serialize: a timeout answers 503 with Retry-After', async () => {
     const app = express()
     const release = gate()
+    const seen: unknown[] = []
     app.get('/t', serialize({ key: () => 'k', timeout: 30, retryAfter: 3 }), async (_req, res) => {
       await release.promise
       res.send('ok')
+    })
+    app.use((err: unknown, _req: unknown, _res: unknown, next: (e: unknown) => void) => {
+      seen.push(err)
+      next(err) // Express's own handler answers with err.status
     })
     const server = await listen(app)
     try {
@@ -100,6 +194,9 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
       const second = await fetch(`${server.url}/t`)
       expect(second.status).toBe(503)
       expect(second.headers.get('retry-after')).toBe('3')
+      expect(seen).toHaveLength(1)
+      expect(seen[0]).toBeInstanceOf(TimeoutError)
+      expect(seen[0]).toMatchObject({ status: 503, statusCode: 503, code: 'ERR_YP_TIMEOUT' })
       release.open()
       expect((await first).status).toBe(200)
     } finally {
@@ -112,7 +209,7 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
     const release = gate()
     let inside = 0
     let max = 0
-    const limit = concurrencyLimit({ max: 2, queue: 3, timeout: 10_000 })
+    const limit = concurrencyLimit({ permits: 2, queue: 3, timeout: 10_000 })
     app.use('/report', limit)
     app.get('/report', async (_req, res) => {
       inside++
@@ -136,7 +233,7 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
 
       const app2 = express()
       const hold = gate()
-      app2.use(concurrencyLimit({ max: 1, timeout: 20 }))
+      app2.use(concurrencyLimit({ permits: 1, timeout: 20 }))
       app2.get('/', async (_req, res) => {
         await hold.promise
         res.send('x')
@@ -154,8 +251,13 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
   })
 
   it('bad options throw typed errors', () => {
+    expect(() => serialize({ key: () => 'k', timeout: -1 })).toThrow(InvalidArgumentError)
+    expect(() => serialize({ key: () => 'k', retryAfter: 1.5 })).toThrow(InvalidArgumentError)
+    expect(() => serialize({ key: () => 'k', lock: {} as never })).toThrow(InvalidArgumentError)
+    expect(() => concurrencyLimit({ permits: 1, timeout: Number.NaN })).toThrow(InvalidArgumentError)
+    expect(() => concurrencyLimit({ max: 2 } as never)).toThrow(InvalidArgumentError)
     expect(() => serialize({} as never)).toThrow(/key must be a function/)
-    expect(() => concurrencyLimit({ max: 0 })).toThrow(/max must be an integer >= 1/)
-    expect(() => concurrencyLimit({ max: 2, queue: -1 })).toThrow(/queue must be a number >= 0/)
+    expect(() => concurrencyLimit({ permits: 0 })).toThrow(/permits must be an integer >= 1/)
+    expect(() => concurrencyLimit({ permits: 2, queue: -1 })).toThrow(/queue must be a number >= 0/)
   })
 })
