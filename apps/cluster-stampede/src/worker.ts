@@ -19,6 +19,8 @@ if (process.env.REDIS_URL) {
 const cache = new SingleFlightCache<string, CapturedResponse>({ ttl: 5_000, ...(store ? { store } : {}), detectReentrancy: false })
 
 const app = express()
+// Behind the load balancer (loopback here): coalesce() keys on the public host it forwards.
+app.set('trust proxy', 'loopback')
 app.get('/products/:id', coalesce({ cache, followerTimeout: 30_000 }), async (req, res) => {
   const ms = typeof req.query.ms === 'string' ? `?ms=${encodeURIComponent(req.query.ms)}` : ''
   const r = await fetch(`${upstream}/products/${encodeURIComponent(String(req.params.id))}${ms}`, { headers: { 'x-caller': String(process.pid) } })
