@@ -7,7 +7,9 @@ export function libraryConfig(overrides = {}) {
   return defineConfig({
     entry: ['src/index.ts'],
     format: ['esm', 'cjs'],
-    dts: true,
+    // Members tagged @internal (wait-queue plumbing, Lock.reacquire, the Guard constructor, …)
+    // stay out of the published .d.ts: they are not API.
+    dts: { compilerOptions: { stripInternal: true } },
     sourcemap: true,
     clean: true,
     target: 'node20',

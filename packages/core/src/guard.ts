@@ -1,3 +1,6 @@
+import { InvalidArgumentError } from './errors'
+import { describe } from './options'
+
 /** What a {@link Guard} releases into. @internal */
 export interface GuardOwner {
   releaseGuard(token: number): void
@@ -16,29 +19,43 @@ export interface GuardOwner {
  * ```
  */
 export class Guard implements Disposable, AsyncDisposable {
-  /** @internal */
-  private owner: GuardOwner | undefined
-  /** @internal */
-  private readonly token: number
+  #owner: GuardOwner | undefined
+  readonly #token: number
 
   /** @internal */
   constructor(owner: GuardOwner, token: number) {
-    this.owner = owner
-    this.token = token
+    this.#owner = owner
+    this.#token = token
+  }
+
+  /**
+   * A guard for anything that is released by calling `release` once — the supported way for an
+   * adapter (e.g. `@yieldpoint/redis`) to hand out its own grants as yieldpoint Guards. The
+   * guard calls `release` at most once; if `release` throws, the guard stays live and the error
+   * propagates, so a retry can release again.
+   * @example
+   * ```ts
+   * const guard = Guard.from(() => connection.unlock(token))
+   * using _ = guard // or guard.release()
+   * ```
+   */
+  static from(release: () => void): Guard {
+    if (typeof release !== 'function') throw new InvalidArgumentError(`Guard.from(release): release must be a function, got ${describe(release)}.`)
+    return new Guard({ releaseGuard: release }, 0)
   }
 
   /** Releases what this guard holds. Calling it again (or after disposal) does nothing. */
   release(): void {
-    const owner = this.owner
+    const owner = this.#owner
     if (owner === undefined) return
     // Release first: if the owner refuses (BoundedSemaphore over-release), the guard stays live.
-    owner.releaseGuard(this.token)
-    this.owner = undefined
+    owner.releaseGuard(this.#token)
+    this.#owner = undefined
   }
 
   /** True once `release()` (or disposal) ran on this guard. */
   get released(): boolean {
-    return this.owner === undefined
+    return this.#owner === undefined
   }
 
   /** Same as `release()`; lets `using guard = await lock.acquire()` release at scope exit. */

@@ -1,5 +1,5 @@
 import { ClosedError, LockNotAcquiredError } from './errors'
-import { Guard, type GuardOwner } from './guard'
+import { Guard } from './guard'
 import { checkFunction, checkWaitOptions, type WaitOptions } from './options'
 import { parkWithdrawable, WaitQueue } from './wait-queue'
 
@@ -44,7 +44,7 @@ export interface LockStatistics {
  * }
  * ```
  */
-export class Lock implements GuardOwner {
+export class Lock {
   private held = false
   /** Token of the current grant; a guard with another token is stale. */
   private holder = 0

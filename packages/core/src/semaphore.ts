@@ -1,8 +1,8 @@
 import { ClosedError, InvalidArgumentError } from './errors'
-import { Guard, type GuardOwner } from './guard'
+import { Guard } from './guard'
 import { failNow, runWith } from './lock'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
-import { parkWithdrawable, WaitQueue, type WaitQueueOwner } from './wait-queue'
+import { parkWithdrawable, WaitQueue } from './wait-queue'
 
 /**
  * Options of `Semaphore.acquire()`: the wait options plus how many permits to take.
@@ -56,7 +56,7 @@ export interface SemaphoreStatistics {
  * const body = await sem.runExclusive(() => fetch(url).then((r) => r.text()))
  * ```
  */
-export class Semaphore implements GuardOwner, WaitQueueOwner {
+export class Semaphore {
   /** @internal */
   protected permits: number
   private closedReason: ClosedError | undefined = undefined

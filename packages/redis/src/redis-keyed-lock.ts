@@ -196,7 +196,7 @@ export class RedisKeyedLock {
         local.release()
       }
     })
-    const guard = new Guard(owner, 0) as RedisLockGuard
+    const guard = Guard.from(() => owner.releaseGuard()) as RedisLockGuard
     Object.defineProperties(guard, {
       fence: { value: fence, enumerable: true },
       signal: { value: lost.signal },
