@@ -1,5 +1,5 @@
 import { Semaphore, SingleFlightCache } from '@yieldpoint/core'
-import type { StampedeRow } from '@yieldpoint/demo-kit'
+import { upstreamTimeline, type Interval, type StampedeRow } from '@yieldpoint/demo-kit'
 import { flightMap, permitMap } from '@yieldpoint/rxjs'
 import { defer, from, lastValueFrom, mergeMap, Subject, toArray, type OperatorFunction } from 'rxjs'
 
@@ -29,7 +29,9 @@ export async function burst(name: string, upstream: string, events: number, keys
   const answers = await done
   const elapsedMs = performance.now() - started
   const upstreamCalls = Number(await (await fetch(`${upstream}/calls`)).text())
-  return { strategy: name, requests: events, ok: answers.length, upstreamCalls, latencies: answers.map((a) => a.latency), elapsedMs }
+  // every lookup arrived at once (t ≈ 0) and waited `latency` for its answer
+  const timeline = { requests: answers.map((a): Interval => [0, a.latency]), upstream: await upstreamTimeline(upstream, started) }
+  return { strategy: name, requests: events, ok: answers.length, upstreamCalls, latencies: answers.map((a) => a.latency), elapsedMs, timeline }
 }
 
 /** The reflex: `mergeMap` to the upstream — one call per event. */

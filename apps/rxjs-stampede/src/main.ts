@@ -1,5 +1,5 @@
 import { SingleFlightCache } from '@yieldpoint/core'
-import { printStampedeTable, startUpstream } from '@yieldpoint/demo-kit'
+import { printStampedeTable, recordRun, startUpstream } from '@yieldpoint/demo-kit'
 import { burst, coalesced, limited, naive } from './fanout'
 
 const events = Number(process.argv[2] ?? 1000)
@@ -13,7 +13,9 @@ try {
     await burst('flightMap(cache, id, fetch)', upstream.url, events, keys, coalesced(upstream.url, cache)),
     await burst('flightMap, warm (cache hits)', upstream.url, events, keys, coalesced(upstream.url, cache)),
   ]
-  printStampedeTable(`rxjs-stampede — ${events} lookups for ${keys} hot keys arriving at once, upstream latency 100 ms`, rows, 'events')
+  const title = `rxjs-stampede — ${events} lookups for ${keys} hot keys arriving at once, upstream latency 100 ms`
+  printStampedeTable(title, rows, 'events')
+  recordRun('rxjs-stampede', title, rows)
   console.log(`\nmergeMap called the upstream ${rows[0]!.upstreamCalls}×; flightMap ${rows[2]!.upstreamCalls}× (one per key); permitMap bounds the calls in flight but not their number.`)
   if (rows[2]!.upstreamCalls !== keys) process.exitCode = 1
 } finally {

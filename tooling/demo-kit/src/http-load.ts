@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import type { StampedeRow } from './table'
+import { upstreamTimeline, type Interval } from './record'
 
 /**
  * Starts a demo's server script (TypeScript, through tsx) in a child process so the load
@@ -21,16 +22,19 @@ export async function spawnServer<T extends object>(script: string, env: Record<
 export async function httpStampede(strategy: string, url: string, upstream: string, n: number, opts: { holdUntilCalls?: number } = {}): Promise<StampedeRow> {
   await fetch(`${upstream}/reset?holdUntilCalls=${opts.holdUntilCalls ?? 0}`, { method: 'POST' })
   const started = performance.now()
+  const requests: Interval[] = []
   const latencies = await Promise.all(
     Array.from({ length: n }, async () => {
       const t = performance.now()
       const res = await fetch(url)
       await res.arrayBuffer()
+      requests.push([t - started, performance.now() - started])
       return res.ok ? performance.now() - t : Number.NaN
     }),
   )
   const elapsedMs = performance.now() - started
   const upstreamCalls = Number(await (await fetch(`${upstream}/calls`)).text())
   const ok = latencies.filter((x) => !Number.isNaN(x))
-  return { strategy, requests: n, ok: ok.length, upstreamCalls, latencies: ok, elapsedMs }
+  const timeline = { requests, upstream: await upstreamTimeline(upstream, started) }
+  return { strategy, requests: n, ok: ok.length, upstreamCalls, latencies: ok, elapsedMs, timeline }
 }

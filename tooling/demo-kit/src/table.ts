@@ -7,6 +7,8 @@ export interface StampedeRow {
   /** Latencies in ms of the successful requests. */
   latencies: number[]
   elapsedMs: number
+  /** When each request and upstream call started and ended (for the run's charts). */
+  timeline?: import('./record').Timeline
 }
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0

@@ -16,12 +16,18 @@ export async function startUpstream(latencyMs = 100): Promise<{ url: string; ser
   let callers: string[] = []
   let holdUntil = 0
   let held: (() => void)[] = []
+  // [start, end] of every call, in epoch ms (performance.timeOrigin-based, so a load generator
+  // in another process can place them on its own clock) — the charts of the run's record.
+  let timeline: Array<[number, number]> = []
+  const now = (): number => performance.timeOrigin + performance.now()
   const server = createServer((req, res) => {
     if (req.url === '/calls') return void res.end(String(calls))
     if (req.url === '/callers') return void res.end(JSON.stringify(callers))
+    if (req.url === '/timeline') return void res.end(JSON.stringify(timeline))
     if (req.url?.startsWith('/reset') && req.method === 'POST') {
       calls = 0
       callers = []
+      timeline = []
       holdUntil = Number(new URL(req.url, 'http://x').searchParams.get('holdUntilCalls') ?? 0)
       for (const release of held.splice(0)) release()
       return void res.end('0')
@@ -33,6 +39,9 @@ export async function startUpstream(latencyMs = 100): Promise<{ url: string; ser
     }
     calls++
     callers.push(String(req.headers['x-caller'] ?? 'unknown'))
+    const call: [number, number] = [now(), Number.NaN]
+    timeline.push(call)
+    res.once('finish', () => (call[1] = now()))
     const delay = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? latencyMs)
     const answer = (): void => {
       setTimeout(() => {
