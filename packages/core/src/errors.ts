@@ -39,8 +39,11 @@ export function errorDocsUrl(code: string): string {
   return `https://yieldpoint.dev/errors/${code}`
 }
 
-// A message revived from another process may already carry its link: never add it twice.
+// Only yieldpoint's own codes have a page (a revived error may carry its origin's code, e.g.
+// 'E_ORIGIN'), and a message revived from another process may already carry its link: never
+// add it twice.
 function withDocsLink(code: string, message: string): string {
+  if (!code.startsWith('ERR_YP_')) return message
   const url = errorDocsUrl(code)
   return message.endsWith(url) ? message : `${message} See ${url}`
 }

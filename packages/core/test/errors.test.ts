@@ -25,4 +25,9 @@ describe('error messages link to their page', () => {
     expect(again.message).toBe(first.message)
     expect(errorDocsUrl('ERR_YP_X')).toBe('https://yieldpoint.dev/errors/ERR_YP_X')
   })
+
+  it('links only yieldpoint codes: an error carrying a foreign code keeps its message', () => {
+    class Revived extends YieldpointError {}
+    expect(new Revived('E_ORIGIN', 'origin failed').message).toBe('origin failed')
+  })
 })

@@ -1,5 +1,13 @@
 export { YieldpointModule } from './yieldpoint.module'
 export { YieldpointService } from './yieldpoint.service'
-export { MODULE_OPTIONS_TOKEN as YIELDPOINT_MODULE_OPTIONS, type YieldpointModuleOptions } from './yieldpoint.module-definition'
+export { type YieldpointModuleOptions } from './yieldpoint.module-definition'
+/**
+ * The injection token of the options given to `YieldpointModule.forRoot()` / `forRootAsync()`.
+ * @example
+ * ```ts
+ * constructor(@Inject(YIELDPOINT_MODULE_OPTIONS) private readonly options: YieldpointModuleOptions) {}
+ * ```
+ */
+export { MODULE_OPTIONS_TOKEN as YIELDPOINT_MODULE_OPTIONS } from './yieldpoint.module-definition'
 export { SingleFlight, WithLock, Concurrency, type SingleFlightOptions, type Returns } from './decorators'
 export { Coalesce, CoalesceInterceptor, COALESCE_OPTIONS, type CoalesceOptions } from './coalesce.interceptor'
