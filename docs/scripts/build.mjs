@@ -72,7 +72,8 @@ stage('API reference from TSDoc (typedoc)', () => {
   // listed for its owner to fix.
   const undocumented = out.split('\n').filter((l) => /does not have any documentation/.test(l))
   const exports = undocumented.filter((l) => /\((Class|Function|Interface|TypeAlias|Variable|Enum|Namespace)\)/.test(l))
-  if (r.status !== 0 || exports.length) throw new Error(exports.length ? `undocumented exports:\n${exports.join('\n')}` : out)
+  const badLinks = out.split('\n').filter((l) => /Failed to resolve link|links to .* not included/.test(l))
+  if (r.status !== 0 || exports.length || badLinks.length) throw new Error(exports.length || badLinks.length ? [...exports, ...badLinks].join('\n') : out)
   for (const l of undocumented.filter((l) => !exports.includes(l))) console.log(`  · ${l.replace(/^\[warning\]\s*/, '')}`)
   for (const pkg of readdirSync(join(repo, 'packages'))) {
     if (!existsSync(join(docs, 'api', '@yieldpoint', pkg, 'index.md'))) throw new Error(`no API reference for @yieldpoint/${pkg}: add it to docs/typedoc.json and docs/tsconfig.typedoc.json`)
