@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from './errors'
-import { Guard, type GuardOwner } from './guard'
+import { Guard } from './guard'
 import { deadlineSignal } from './deadline'
 import { runWith } from './lock'
 import { checkFunction, describe, type WaitOptions } from './options'
@@ -49,7 +49,7 @@ export interface LimitStatistics {
  * const data = await partner.run(() => fetch(url).then((r) => r.json()), { timeout: 10_000 })
  * ```
  */
-export class Limit implements GuardOwner {
+export class Limit {
   /** The concurrency bound, if any. */
   readonly semaphore: Semaphore | undefined
   /** The rate, if any. */

@@ -1,6 +1,6 @@
 import { ClosedError, InvalidArgumentError } from './errors'
 import { checkFunction, checkTimeout, checkWaitOptions, describe, type WaitOptions } from './options'
-import { WaitQueue, type Waiter, type WaitQueueOwner } from './wait-queue'
+import { WaitQueue, type Waiter } from './wait-queue'
 
 // setTimeout overflows above 2^31-1 ms; the eviction timer recomputes its deadline when it
 // fires, so a longer idleTimeout/maxLifetime simply re-arms.
@@ -152,7 +152,7 @@ export class PoolLease<R> implements Disposable, AsyncDisposable {
  * }
  * ```
  */
-export class Pool<R> implements WaitQueueOwner {
+export class Pool<R> {
   readonly max: number
   readonly min: number
   readonly name: string | undefined

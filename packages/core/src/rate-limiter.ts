@@ -1,6 +1,6 @@
 import { ClosedError, InvalidArgumentError } from './errors'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
-import { WaitQueue, type WaitQueueOwner } from './wait-queue'
+import { WaitQueue } from './wait-queue'
 
 // setTimeout overflows above 2^31-1 ms; a longer wait is re-armed when the timer fires (the
 // dispatcher recomputes the wait from the clock every time).
@@ -95,7 +95,7 @@ export interface RateLimiterStatistics {
  * }
  * ```
  */
-export class RateLimiter implements WaitQueueOwner {
+export class RateLimiter {
   readonly tokensPerInterval: number
   readonly interval: number
   readonly burst: number
