@@ -1,5 +1,6 @@
 import { InvalidArgumentError, OverReleaseError } from './errors'
 import { Semaphore, type SemaphoreStatistics } from './semaphore'
+import type { PrimitiveOptions } from './diagnostics-watch'
 
 /**
  * What `BoundedSemaphore.statistics()` returns: the {@link SemaphoreStatistics} plus its bound.
@@ -30,10 +31,11 @@ export class BoundedSemaphore extends Semaphore {
 
   /**
    * @param permits how many permits it starts with, which is also the most it may hold. Default 1.
-   * @throws {@link InvalidArgumentError} for a negative or fractional count.
+   * @param options `name` and `warnAfter` (see {@link Semaphore}).
+   * @throws {@link InvalidArgumentError} for a negative or fractional count or a malformed option.
    */
-  constructor(permits = 1) {
-    super(permits)
+  constructor(permits = 1, options?: PrimitiveOptions) {
+    super(permits, options)
     this.bound = permits
   }
 
@@ -54,7 +56,7 @@ export class BoundedSemaphore extends Semaphore {
   protected override releasePermits(n: number): void {
     if (this.permits + n > this.bound) {
       throw new OverReleaseError(
-        `BoundedSemaphore released too many times: releasing ${n} would make ${this.permits + n} free permits, above its bound of ${this.bound}. Release only permits you acquired (keep the Guard and call guard.release() once).`,
+        `${this.meta.who} released too many times: releasing ${n} would make ${this.permits + n} free permits, above its bound of ${this.bound}. Release only permits you acquired (keep the Guard and call guard.release() once).`,
       )
     }
     super.releasePermits(n)

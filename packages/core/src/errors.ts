@@ -160,3 +160,19 @@ export class ReentrancyError extends YieldpointError {
     super('ERR_YP_REENTRANCY', message)
   }
 }
+
+/**
+ * A `Lock` (or a `KeyedLock` key) was acquired again by code running inside its own
+ * `runExclusive` — it would wait for itself forever. Rejected instead of hanging (see
+ * `detectDeadlock`).
+ *
+ * @example
+ * ```ts
+ * await lock.runExclusive(() => lock.acquire()) // rejects with DeadlockError
+ * ```
+ */
+export class DeadlockError extends YieldpointError {
+  constructor(message: string) {
+    super('ERR_YP_DEADLOCK', message)
+  }
+}

@@ -2,7 +2,10 @@ import { InvalidArgumentError } from './errors'
 import { deadlineSignal } from './deadline'
 import { Guard, type GuardOwner } from './guard'
 import { checkKey, compareKeys } from './keys'
-import { failNow, runWith } from './lock'
+import { checkDetectDeadlock, failNow, runWith, type LockOptions } from './lock'
+import { probes } from './diagnostics'
+import { deadlock, deadlockDetection, holdsHere } from './diagnostics-deadlock'
+import { Meta, watchAcquire, watchTryAcquire } from './diagnostics-watch'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
 import { parkWithdrawable, WaitQueue, type WaitQueueOwner } from './wait-queue'
 
@@ -15,7 +18,7 @@ class KeyEntry<K> implements GuardOwner, WaitQueueOwner {
     readonly owner: KeyedLock<K>,
     readonly key: K,
   ) {
-    this.queue = new WaitQueue<Guard>('KeyedLock.acquire()', this)
+    this.queue = new WaitQueue<Guard>(owner.meta.label('acquire()'), this)
   }
 
   releaseGuard(token: number): void {
@@ -75,9 +78,11 @@ export interface KeyedLockStatistics {
  * Keys follow `Map` semantics; plain objects, arrays, `undefined`, `null` and `NaN` are rejected
  * (see the package README, "Keys").
  *
+ * Options as {@link Lock}'s: `name`, `warnAfter`, `detectDeadlock` (per key).
+ *
  * @example
  * ```ts
- * const accounts = new KeyedLock<string>()
+ * const accounts = new KeyedLock<string>({ name: 'accounts' })
  * await accounts.runExclusive(`account:${id}`, async () => {
  *   const balance = await db.balance(id)
  *   await db.setBalance(id, balance - amount)
@@ -89,9 +94,27 @@ export interface KeyedLockStatistics {
 export class KeyedLock<K = string> {
   private readonly entries = new Map<K, KeyEntry<K>>()
   private tokens = 0
+  /** @internal */
+  readonly meta: Meta
+  private readonly detectDeadlock: boolean
+
+  /** @throws {@link InvalidArgumentError} for a malformed option. */
+  constructor(options?: LockOptions) {
+    this.meta = new Meta('KeyedLock', options)
+    this.detectDeadlock = deadlockDetection(checkDetectDeadlock(options?.detectDeadlock, 'KeyedLock'))
+  }
 
   /** Waits for `key`'s lock and resolves with a Guard that releases it. */
   acquire(key: K, opts?: WaitOptions): Promise<Guard> {
+    // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
+    if (this.meta.watched(probes.keyedLock)) {
+      const info = { primitive: 'KeyedLock', name: this.meta.name, key }
+      return watchAcquire(probes.keyedLock, this.meta, info, this.entries.get(key)?.queue.length ?? 0, opts?.signal, this.acquire, () => this.take(key, opts))
+    }
+    return this.take(key, opts)
+  }
+
+  private take(key: K, opts: WaitOptions | undefined): Promise<Guard> {
     checkKey(key, 'KeyedLock.acquire()')
     if (opts !== undefined && checkWaitOptions(opts, 'KeyedLock.acquire()')) return Promise.reject(opts.signal!.reason)
     const entry = this.entries.get(key)
@@ -105,6 +128,8 @@ export class KeyedLock<K = string> {
       entry.held = true
       return Promise.resolve(new Guard(entry, (entry.holder = ++this.tokens)))
     }
+    // Held, and held by the caller's own runExclusive(key) ⇒ it would wait for itself forever.
+    if (this.detectDeadlock && holdsHere(this, key)) return deadlock(`${entry.queue.api} for key ${String(key)}`)
     return entry.queue.park(1, opts)
   }
 
@@ -150,7 +175,9 @@ export class KeyedLock<K = string> {
     const target = entry ?? new KeyEntry(this, key)
     if (entry === undefined) this.entries.set(key, target)
     target.held = true
-    return new Guard(target, (target.holder = ++this.tokens))
+    const guard = new Guard(target, (target.holder = ++this.tokens))
+    if (!this.meta.watched(probes.keyedLock)) return guard
+    return watchTryAcquire(probes.keyedLock, this.meta, { primitive: 'KeyedLock', name: this.meta.name, key }, this.tryAcquire, guard)
   }
 
   /**
@@ -159,7 +186,7 @@ export class KeyedLock<K = string> {
    */
   runExclusive<R>(key: K, fn: () => R | PromiseLike<R>, opts?: WaitOptions): Promise<Awaited<R>> {
     checkFunction(fn, 'KeyedLock.runExclusive', 'fn')
-    return runWith(this.acquire(key, opts), fn)
+    return runWith(this.acquire(key, opts), fn, this.detectDeadlock ? this : undefined, key)
   }
 
   /** True while `key` is held. */

@@ -1,6 +1,8 @@
 import { ClosedError, InvalidArgumentError } from './errors'
 import { Guard } from './guard'
 import { failNow, runWith } from './lock'
+import { probes } from './diagnostics'
+import { Meta, watchAcquire, watchTryAcquire, type PrimitiveOptions } from './diagnostics-watch'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
 import { parkWithdrawable, WaitQueue } from './wait-queue'
 
@@ -61,15 +63,19 @@ export class Semaphore {
   protected permits: number
   private closedReason: ClosedError | undefined = undefined
   private readonly queue: WaitQueue<Guard>
+  /** @internal */
+  readonly meta: Meta
 
   /**
    * @param permits how many permits it starts with (its capacity), an integer >= 0. Default 1.
-   * @throws {@link InvalidArgumentError} for a negative or fractional count.
+   * @param options `name` (messages, warnings, the `yieldpoint:semaphore` channel) and `warnAfter`.
+   * @throws {@link InvalidArgumentError} for a negative or fractional count or a malformed option.
    */
-  constructor(permits = 1) {
+  constructor(permits = 1, options?: PrimitiveOptions) {
     checkPermitCount(permits, new.target.name)
     this.permits = permits
-    this.queue = new WaitQueue<Guard>(`${new.target.name}.acquire()`, this)
+    this.meta = new Meta(new.target.name, options)
+    this.queue = new WaitQueue<Guard>(this.meta.label('acquire()'), this)
   }
 
   /** Free permits right now. */
@@ -88,10 +94,19 @@ export class Semaphore {
    * after `close()`.
    */
   acquire(opts?: SemaphoreAcquireOptions): Promise<Guard> {
+    // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
+    if (this.meta.watched(probes.semaphore)) {
+      const info = { primitive: this.meta.primitive, name: this.meta.name, permits: typeof opts?.permits === 'number' ? opts.permits : 1 }
+      return watchAcquire(probes.semaphore, this.meta, info, this.queue.length, opts?.signal, this.acquire, () => this.take(opts))
+    }
+    return this.take(opts)
+  }
+
+  private take(opts: SemaphoreAcquireOptions | undefined): Promise<Guard> {
     let n = 1
     if (opts !== undefined) {
       if (opts.permits !== undefined) n = this.checkRequest(opts.permits, 'acquire')
-      if (checkWaitOptions(opts, `${this.constructor.name}.acquire()`)) return Promise.reject(opts.signal!.reason)
+      if (checkWaitOptions(opts, this.queue.api)) return Promise.reject(opts.signal!.reason)
     }
     if (this.closedReason !== undefined) return Promise.reject(this.closedReason)
     if (this.queue.length === 0 && this.permits >= n) {
@@ -145,7 +160,9 @@ export class Semaphore {
     if (this.closedReason !== undefined) throw this.closedReason
     if (this.queue.length !== 0 || this.permits < n) return undefined
     this.permits -= n
-    return new Guard(this, n)
+    const guard = new Guard(this, n)
+    if (!this.meta.watched(probes.semaphore)) return guard
+    return watchTryAcquire(probes.semaphore, this.meta, { primitive: this.meta.primitive, name: this.meta.name, permits: n }, this.tryAcquire, guard)
   }
 
   /** Returns one permit, handing it to the longest waiter if it can now proceed. */
@@ -168,7 +185,7 @@ export class Semaphore {
    */
   close(reason?: unknown): void {
     if (this.closedReason !== undefined) return
-    this.closedReason = new ClosedError(`${this.constructor.name} is closed: close() was called, so it grants no more permits.`, reason === undefined ? undefined : { cause: reason })
+    this.closedReason = new ClosedError(`${this.meta.who} is closed: close() was called, so it grants no more permits.`, reason === undefined ? undefined : { cause: reason })
     this.queue.rejectAll(this.closedReason)
   }
 

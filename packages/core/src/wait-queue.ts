@@ -65,11 +65,16 @@ function onTimer(waiter: Waiter<any>, total: number, remaining: number): void {
   queue.abandon(waiter, new TimeoutError(`${queue.api} timed out after ${total} ms.`, total))
 }
 
-/** Starts a timer that calls `fire` after `ms`, re-arming past setTimeout's limit. @internal */
-export function startTimer(ms: number, fire: () => void): { clear(): void } {
+/**
+ * Starts a timer that calls `fire` after `ms`, re-arming past setTimeout's limit. `unref`: the
+ * timer does not keep the process alive (diagnostics timers must not change when a process exits).
+ * @internal
+ */
+export function startTimer(ms: number, fire: () => void, unref = false): { clear(): void } {
   let handle: ReturnType<typeof setTimeout> | undefined
   const arm = (remaining: number): void => {
     handle = setTimeout(() => (remaining > MAX_TIMER_MS ? arm(remaining - MAX_TIMER_MS) : fire()), Math.min(remaining, MAX_TIMER_MS))
+    if (unref) handle.unref?.()
   }
   arm(ms)
   return { clear: () => clearTimeout(handle) }

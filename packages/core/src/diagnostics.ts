@@ -1,0 +1,328 @@
+import { channel, tracingChannel, type Channel, type TracingChannel } from 'node:diagnostics_channel'
+import { InvalidArgumentError } from './errors'
+import { describe } from './options'
+
+/**
+ * What every wait-based primitive publishes on `node:diagnostics_channel` (see the core README,
+ * "Seeing contention", for the table of channels).
+ *
+ * The rule that keeps this free when nobody listens: a primitive asks {@link Probe.active} once per
+ * operation (a few property reads, no allocation) and only then builds a message. No subscriber ⇒
+ * no message object, no timestamp, no extra promise.
+ */
+
+/**
+ * One wait's lifecycle, as published on the plain channel (one fresh object per event) and as the
+ * context object of the `TracingChannel` (one object per wait, completed as it goes).
+ * @example
+ * ```ts
+ * import { subscribe } from 'node:diagnostics_channel'
+ * subscribe('yieldpoint:lock', (m) => {
+ *   const msg = m as WaitMessage
+ *   if (msg.event === 'granted') console.log(`${msg.name} waited ${msg.waitTime} ms`)
+ * })
+ * ```
+ */
+export interface WaitMessage {
+  /**
+   * `acquire` (Lock, Semaphore, KeyedLock) or `wait` (Condition, Event, Barrier) when the call
+   * starts; then exactly one outcome: `granted` (the lock or permits were granted, the event set,
+   * the condition notified, the barrier passed), `aborted` (its signal), `timeout`, or `error`
+   * (closed, broken barrier, deadlock).
+   */
+  event: 'acquire' | 'wait' | 'granted' | 'aborted' | 'timeout' | 'error'
+  /** Class name: `Lock`, `Semaphore`, `BoundedSemaphore`, `KeyedLock`, `Condition`, `Event`, `Barrier`. */
+  primitive: string
+  /** The `name` option given to the primitive, if any. */
+  name: string | undefined
+  /** KeyedLock: the key. */
+  key?: unknown
+  /** Semaphore: permits asked for. */
+  permits?: number
+  /** Callers already waiting when this call started (0: it may not need to wait at all). */
+  waiting: number
+  /** Milliseconds from the call to its outcome (outcome events only). */
+  waitTime?: number
+  /** `aborted` / `timeout` / `error`: what the wait rejected with. */
+  error?: unknown
+}
+
+/**
+ * A hold ended: a Guard of a Lock, Semaphore or KeyedLock was released.
+ * @example
+ * ```ts
+ * subscribe('yieldpoint:semaphore', (m) => { if ((m as ReleaseMessage).event === 'release') hist.record((m as ReleaseMessage).holdTime) })
+ * ```
+ */
+export interface ReleaseMessage {
+  event: 'release'
+  primitive: string
+  name: string | undefined
+  key?: unknown
+  permits?: number
+  /** Milliseconds between the grant and the release. */
+  holdTime: number
+}
+
+/**
+ * What `SingleFlightCache` (channel `yieldpoint:cache`) and `SingleFlight` (channel
+ * `yieldpoint:single-flight`) publish.
+ * @example
+ * ```ts
+ * subscribe('yieldpoint:cache', (m) => { const msg = m as CacheMessage; if (msg.event === 'load-end') console.log(msg.key, msg.duration) })
+ * ```
+ */
+export interface CacheMessage {
+  /**
+   * Per call: `hit` (fresh entry or cached error), `stale` (served stale), `miss` (this call
+   * started the load), `coalesced` (it joined a running load). Per load: `refresh` (a background
+   * load starts: stale-while-revalidate or early refresh), `load-start`, then `load-end` or
+   * `load-error`.
+   */
+  event: 'hit' | 'stale' | 'miss' | 'coalesced' | 'refresh' | 'load-start' | 'load-end' | 'load-error'
+  /** `SingleFlightCache` or `SingleFlight`. */
+  primitive: string
+  name: string | undefined
+  key: unknown
+  /** Load events: true for a background refresh. */
+  background?: boolean
+  /** `load-end` / `load-error`: milliseconds the load took. */
+  duration?: number
+  /** `load-end` / `load-error`: callers the result was shared with. */
+  callers?: number
+  /** `load-error`: what the load failed with. */
+  error?: unknown
+}
+
+/**
+ * The context object of a traced operation (`TracingChannel` `start` … `asyncEnd`): a wait
+ * (`operation: 'acquire' | 'wait'`) or a load (`operation: 'load'`). `result` / `error` are set
+ * by the usual TracingChannel protocol before `asyncStart`.
+ * @example
+ * ```ts
+ * import { tracingChannel } from 'node:diagnostics_channel'
+ * tracingChannel('yieldpoint:cache').subscribe({
+ *   start(ctx) {}, end() {}, asyncStart() {}, error() {},
+ *   asyncEnd(ctx) { console.log((ctx as TraceContext).key, (ctx as TraceContext).duration) },
+ * })
+ * ```
+ */
+export interface TraceContext {
+  operation: 'acquire' | 'wait' | 'load'
+  primitive: string
+  name: string | undefined
+  key?: unknown
+  permits?: number
+  waiting?: number
+  background?: boolean
+  /** Waits: how it ended (`granted`, `aborted`, `timeout`, `error`). */
+  outcome?: 'granted' | 'aborted' | 'timeout' | 'error'
+  /** Waits: milliseconds waited. */
+  waitTime?: number
+  /** Loads: milliseconds the load took. */
+  duration?: number
+  result?: unknown
+  error?: unknown
+}
+
+/** The channels of one kind of primitive. @internal */
+export class Probe {
+  readonly events: Channel
+  readonly trace: TracingChannel<unknown, TraceContext>
+
+  constructor(readonly id: string) {
+    this.events = channel(`yieldpoint:${id}`)
+    this.trace = tracingChannel<unknown, TraceContext>(`yieldpoint:${id}`)
+  }
+
+  /** True when anyone listens to this kind's plain or tracing channels. */
+  get active(): boolean {
+    const t = this.trace
+    return (
+      this.events.hasSubscribers ||
+      t.start.hasSubscribers ||
+      t.asyncEnd.hasSubscribers ||
+      t.end.hasSubscribers ||
+      t.asyncStart.hasSubscribers ||
+      t.error.hasSubscribers
+    )
+  }
+}
+
+/** @internal */
+export const probes = {
+  lock: new Probe('lock'),
+  semaphore: new Probe('semaphore'),
+  keyedLock: new Probe('keyed-lock'),
+  condition: new Probe('condition'),
+  event: new Probe('event'),
+  barrier: new Probe('barrier'),
+  singleFlight: new Probe('single-flight'),
+  cache: new Probe('cache'),
+} as const
+
+/** Every channel name yieldpoint publishes on (plain channels; the tracing channels share the names). */
+export const channelNames = Object.freeze(Object.values(probes).map((p) => `yieldpoint:${p.id}`))
+
+/** Monotonic milliseconds. @internal */
+export const now = (): number => performance.now()
+
+/** Validates the `name` option shared by every primitive. @internal */
+export function checkName(name: unknown, what: string): string | undefined {
+  if (name === undefined) return undefined
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidArgumentError(`${what}: options.name must be a non-empty string (a label for messages and diagnostics), got ${describe(name)}.`)
+  }
+  return name
+}
+
+/** `Lock.acquire()` or, named, `Lock("db").acquire()`: the label used in messages. @internal */
+export function label(primitive: string, name: string | undefined, method: string): string {
+  return name === undefined ? `${primitive}.${method}` : `${primitive}(${JSON.stringify(name)}).${method}`
+}
+
+function outcomeOf(error: unknown, signal: AbortSignal | undefined): 'aborted' | 'timeout' | 'error' {
+  if (signal !== undefined && signal.aborted && error === signal.reason) return 'aborted'
+  if (error instanceof Error && (error as { code?: unknown }).code === 'ERR_YP_TIMEOUT') return 'timeout'
+  return 'error'
+}
+
+/** What a wait publishes about itself. @internal */
+export interface WaitInfo {
+  primitive: string
+  name: string | undefined
+  key?: unknown
+  permits?: number
+}
+
+/**
+ * Publishes one wait: its start now, its outcome when `run()`'s promise settles. Only called when
+ * someone listens (or a misuse check needs the outcome); `granted` lets the caller wrap the value.
+ * @internal
+ */
+export function traceWait<T>(
+  probe: Probe,
+  operation: 'acquire' | 'wait',
+  info: WaitInfo,
+  waiting: number,
+  signal: AbortSignal | undefined,
+  run: () => Promise<T>,
+  granted?: (value: T, ctx: TraceContext) => T,
+): Promise<T> {
+  const t0 = now()
+  const ctx: TraceContext = { operation, primitive: info.primitive, name: info.name, waiting }
+  if (info.key !== undefined) ctx.key = info.key
+  if (info.permits !== undefined) ctx.permits = info.permits
+  const { events, trace } = probe
+  if (events.hasSubscribers) events.publish(message(info, operation, waiting))
+  trace.start.publish(ctx)
+  let promise: Promise<T>
+  try {
+    promise = run()
+  } catch (error) {
+    ctx.error = error
+    trace.error.publish(ctx)
+    trace.end.publish(ctx)
+    throw error
+  }
+  trace.end.publish(ctx)
+  return promise.then(
+    (value) => {
+      ctx.waitTime = now() - t0
+      ctx.outcome = 'granted'
+      const result = granted === undefined ? value : granted(value, ctx)
+      ctx.result = result
+      if (events.hasSubscribers) {
+        const m = message(info, 'granted', waiting)
+        m.waitTime = ctx.waitTime
+        events.publish(m)
+      }
+      trace.asyncStart.publish(ctx)
+      trace.asyncEnd.publish(ctx)
+      return result
+    },
+    (error: unknown) => {
+      ctx.waitTime = now() - t0
+      ctx.outcome = outcomeOf(error, signal)
+      ctx.error = error
+      if (events.hasSubscribers) {
+        const m = message(info, ctx.outcome, waiting)
+        m.waitTime = ctx.waitTime
+        m.error = error
+        events.publish(m)
+      }
+      trace.error.publish(ctx)
+      trace.asyncStart.publish(ctx)
+      trace.asyncEnd.publish(ctx)
+      throw error
+    },
+  )
+}
+
+function message(info: WaitInfo, event: WaitMessage['event'], waiting: number): WaitMessage {
+  const m: WaitMessage = { event, primitive: info.primitive, name: info.name, waiting }
+  if (info.key !== undefined) m.key = info.key
+  if (info.permits !== undefined) m.permits = info.permits
+  return m
+}
+
+/** Publishes a grant that needed no wait (`tryAcquire`). @internal */
+export function publishTryGrant(probe: Probe, info: WaitInfo): void {
+  if (!probe.events.hasSubscribers) return
+  const m = message(info, 'granted', 0)
+  m.waitTime = 0
+  probe.events.publish(m)
+}
+
+/** Publishes the end of a hold. @internal */
+export function publishRelease(probe: Probe, info: WaitInfo, grantedAt: number): void {
+  if (!probe.events.hasSubscribers) return
+  const m: ReleaseMessage = { event: 'release', primitive: info.primitive, name: info.name, holdTime: now() - grantedAt }
+  if (info.key !== undefined) m.key = info.key
+  if (info.permits !== undefined) m.permits = info.permits
+  probe.events.publish(m)
+}
+
+/** Publishes a per-call cache event (`hit`, `stale`, `miss`, `coalesced`). @internal */
+export function publishLookup(probe: Probe, primitive: string, name: string | undefined, event: CacheMessage['event'], key: unknown): void {
+  if (probe.events.hasSubscribers) probe.events.publish({ event, primitive, name, key } satisfies CacheMessage)
+}
+
+/**
+ * Publishes one load: `refresh` (background) and `load-start` now, `load-end` / `load-error`
+ * through the returned callbacks, plus the tracing channel's `start` … `asyncEnd`.
+ * @internal
+ */
+export function traceLoad(
+  probe: Probe,
+  primitive: string,
+  name: string | undefined,
+  key: unknown,
+  background: boolean,
+): { ended(callers: number): void; failed(error: unknown, callers: number): void } {
+  const t0 = now()
+  const { events, trace } = probe
+  const ctx: TraceContext = { operation: 'load', primitive, name, key, background }
+  if (events.hasSubscribers) {
+    if (background) events.publish({ event: 'refresh', primitive, name, key, background } satisfies CacheMessage)
+    events.publish({ event: 'load-start', primitive, name, key, background } satisfies CacheMessage)
+  }
+  trace.start.publish(ctx)
+  trace.end.publish(ctx)
+  return {
+    ended(callers) {
+      ctx.duration = now() - t0
+      if (events.hasSubscribers) events.publish({ event: 'load-end', primitive, name, key, background, duration: ctx.duration, callers } satisfies CacheMessage)
+      trace.asyncStart.publish(ctx)
+      trace.asyncEnd.publish(ctx)
+    },
+    failed(error, callers) {
+      ctx.duration = now() - t0
+      ctx.error = error
+      if (events.hasSubscribers) events.publish({ event: 'load-error', primitive, name, key, background, duration: ctx.duration, callers, error } satisfies CacheMessage)
+      trace.error.publish(ctx)
+      trace.asyncStart.publish(ctx)
+      trace.asyncEnd.publish(ctx)
+    },
+  }
+}
