@@ -1,6 +1,8 @@
 import { BrokenBarrierError, InvalidArgumentError } from './errors'
 import { checkWaitOptions, describe, type WaitOptions } from './options'
 import { WaitQueue } from './wait-queue'
+import { probes } from './diagnostics'
+import { Meta, watchWait, type PrimitiveOptions } from './diagnostics-watch'
 
 /**
  * The phases of a {@link Barrier}, as in asyncio's `_BarrierState`.
@@ -55,18 +57,28 @@ export class Barrier {
   private readonly total: number
   private phase: BarrierState = 'filling'
   /** Members of the round being filled, in arrival order. */
-  private readonly filling = new WaitQueue<number>('Barrier.wait()')
+  private readonly filling: WaitQueue<number>
   /** The completed round's members, released in a microtask. */
-  private readonly draining = new WaitQueue<number>('Barrier.wait()')
+  private readonly draining: WaitQueue<number>
   /** Arrivals for the next round, blocked until draining ends. */
-  private readonly blocked = new WaitQueue<number>('Barrier.wait()')
+  private readonly blocked: WaitQueue<number>
+  /** @internal */
+  readonly meta: Meta
 
-  /** @throws {@link InvalidArgumentError} unless `parties` is an integer >= 1. */
-  constructor(parties: number) {
+  /**
+   * @param options `name`: labels the barrier in messages and on the `yieldpoint:barrier` channel.
+   * @throws {@link InvalidArgumentError} unless `parties` is an integer >= 1, or for a malformed option.
+   */
+  constructor(parties: number, options?: PrimitiveOptions) {
     if (typeof parties !== 'number' || !Number.isSafeInteger(parties) || parties < 1) {
       throw new InvalidArgumentError(`Barrier parties must be an integer >= 1 (how many tasks meet at the barrier), got ${describe(parties)}. Use e.g. new Barrier(3).`)
     }
     this.total = parties
+    this.meta = new Meta('Barrier', options)
+    const api = this.meta.label('wait()')
+    this.filling = new WaitQueue<number>(api)
+    this.draining = new WaitQueue<number>(api)
+    this.blocked = new WaitQueue<number>(api)
   }
 
   /** How many tasks the barrier waits for. */
@@ -94,8 +106,14 @@ export class Barrier {
    * Rejects with {@link BrokenBarrierError} if the barrier is (or becomes) broken or is reset.
    */
   wait(opts?: WaitOptions): Promise<number> {
-    if (opts !== undefined && checkWaitOptions(opts, 'Barrier.wait()')) return Promise.reject(opts.signal!.reason)
-    if (this.phase === 'broken') return Promise.reject(new BrokenBarrierError('Barrier is broken: abort() was called. Call reset() before using it again.'))
+    // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
+    if (this.meta.watched(probes.barrier)) return watchWait(probes.barrier, this.meta, this.nWaiting, opts?.signal, this.wait, () => this.arrive(opts))
+    return this.arrive(opts)
+  }
+
+  private arrive(opts: WaitOptions | undefined): Promise<number> {
+    if (opts !== undefined && checkWaitOptions(opts, this.filling.api)) return Promise.reject(opts.signal!.reason)
+    if (this.phase === 'broken') return Promise.reject(new BrokenBarrierError(`${this.meta.who} is broken: abort() was called. Call reset() before using it again.`))
     if (this.phase !== 'filling') return this.blocked.park(0, opts)
     if (this.filling.length + 1 === this.total) {
       this.completeRound()

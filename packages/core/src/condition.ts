@@ -5,6 +5,8 @@ import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './o
 import { unwatchAbort, watchAbort, type AbortWatcher } from './abort-watch'
 import { deadlineSignal } from './deadline'
 import { startTimer, WaitQueue } from './wait-queue'
+import { probes } from './diagnostics'
+import { Meta, watchWait, type PrimitiveOptions } from './diagnostics-watch'
 
 /**
  * What `Condition.statistics()` returns.
@@ -46,16 +48,21 @@ export interface ConditionStatistics {
  */
 export class Condition {
   private readonly lock: Lock
-  private readonly waiters = new WaitQueue<void>('Condition.wait()')
+  private readonly waiters: WaitQueue<void>
+  /** @internal */
+  readonly meta: Meta
 
   /**
    * @param lock share an existing Lock (both then report the same `locked()`); a new one by default.
+   * @param options `name`: labels the condition (and the Lock it creates) in messages and on the `yieldpoint:condition` channel.
    */
-  constructor(lock?: Lock) {
+  constructor(lock?: Lock, options?: PrimitiveOptions) {
     if (lock !== undefined && !(lock instanceof Lock)) {
       throw new InvalidArgumentError(`Condition(lock): lock must be a yieldpoint Lock, got ${describe(lock)}. Pass new Lock() or nothing.`)
     }
-    this.lock = lock ?? new Lock()
+    this.meta = new Meta('Condition', options)
+    this.waiters = new WaitQueue<void>(this.meta.label('wait()'))
+    this.lock = lock ?? new Lock(options?.name === undefined ? undefined : { name: options.name })
   }
 
   /** Acquires the underlying lock (see `Lock.acquire`). */
@@ -78,10 +85,16 @@ export class Condition {
    * @throws {@link LockNotAcquiredError} synchronously if the lock is not held.
    */
   wait(opts?: WaitOptions): Promise<true> {
+    // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
+    if (this.meta.watched(probes.condition)) return watchWait(probes.condition, this.meta, this.waiters.length, opts?.signal, this.wait, () => this.waitRaw(opts))
+    return this.waitRaw(opts)
+  }
+
+  private waitRaw(opts: WaitOptions | undefined): Promise<true> {
     let signal: AbortSignal | undefined
     let timeout: number | undefined
     if (opts !== undefined) {
-      if (checkWaitOptions(opts, 'Condition.wait()')) return Promise.reject(opts.signal!.reason)
+      if (checkWaitOptions(opts, this.waiters.api)) return Promise.reject(opts.signal!.reason)
       signal = opts.signal
       timeout = opts.timeout
     }
@@ -171,7 +184,7 @@ export class Condition {
       const timer =
         timeout === undefined || timeout === Infinity
           ? undefined
-          : startTimer(timeout, () => fail(new TimeoutError(`Condition.wait() timed out after ${timeout} ms.`, timeout)))
+          : startTimer(timeout, () => fail(new TimeoutError(`${this.waiters.api} timed out after ${timeout} ms.`, timeout)))
       const onHeld = (): void => {
         held = true
         timer?.clear()

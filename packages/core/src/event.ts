@@ -1,5 +1,7 @@
 import { checkWaitOptions, type WaitOptions } from './options'
 import { WaitQueue } from './wait-queue'
+import { probes } from './diagnostics'
+import { Meta, watchWait, type PrimitiveOptions } from './diagnostics-watch'
 
 const TRUE: Promise<true> = Promise.resolve(true)
 
@@ -34,7 +36,18 @@ export interface EventStatistics {
  */
 export class Event {
   private flag = false
-  private readonly queue = new WaitQueue<true>('Event.wait()')
+  private readonly queue: WaitQueue<true>
+  /** @internal */
+  readonly meta: Meta
+
+  /**
+   * @param options `name`: labels the event in messages and on the `yieldpoint:event` channel.
+   * @throws {@link InvalidArgumentError} for a malformed option.
+   */
+  constructor(options?: PrimitiveOptions) {
+    this.meta = new Meta('Event', options)
+    this.queue = new WaitQueue<true>(this.meta.label('wait()'))
+  }
 
   /** Sets the flag and wakes all waiters. Does nothing if already set. */
   set(): void {
@@ -56,7 +69,13 @@ export class Event {
 
   /** Resolves with `true` once the flag is set (at once if it already is). */
   wait(opts?: WaitOptions): Promise<true> {
-    if (opts !== undefined && checkWaitOptions(opts, 'Event.wait()')) return Promise.reject(opts.signal!.reason)
+    // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
+    if (this.meta.watched(probes.event)) return watchWait(probes.event, this.meta, this.queue.length, opts?.signal, this.wait, () => this.waitRaw(opts))
+    return this.waitRaw(opts)
+  }
+
+  private waitRaw(opts: WaitOptions | undefined): Promise<true> {
+    if (opts !== undefined && checkWaitOptions(opts, this.queue.api)) return Promise.reject(opts.signal!.reason)
     if (this.flag) return TRUE
     return this.queue.park(1, opts)
   }

@@ -33,3 +33,13 @@ export { MemoryStore, type Store, type CacheEntry } from './store'
 export { RateLimiter, type RateLimiterOptions, type RateLimiterAcquireOptions, type RateLimiterStatistics } from './rate-limiter'
 export { limit, Limit, type LimitOptions, type LimitStatistics } from './limit'
 export { Pool, PoolLease, type PoolOptions, type PoolStatistics } from './pool'
+export { DeadlockError } from './errors'
+export type { LockOptions } from './lock'
+export {
+  channelNames,
+  type WaitMessage,
+  type ReleaseMessage,
+  type CacheMessage,
+  type TraceContext,
+} from './diagnostics'
+export { detectMisuse, type MisuseOptions, type PrimitiveOptions } from './diagnostics-watch'
