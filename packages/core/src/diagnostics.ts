@@ -288,6 +288,12 @@ export function publishLookup(probe: Probe, primitive: string, name: string | un
   if (probe.events.hasSubscribers) probe.events.publish({ event, primitive, name, key } satisfies CacheMessage)
 }
 
+/** The end of one traced load; the first call wins. @internal */
+export interface LoadTrace {
+  ended(callers: number): void
+  failed(error: unknown, callers: number): void
+}
+
 /**
  * Publishes one load: `refresh` (background) and `load-start` now, `load-end` / `load-error`
  * through the returned callbacks, plus the tracing channel's `start` … `asyncEnd`.
@@ -299,8 +305,9 @@ export function traceLoad(
   name: string | undefined,
   key: unknown,
   background: boolean,
-): { ended(callers: number): void; failed(error: unknown, callers: number): void } {
+): LoadTrace {
   const t0 = now()
+  let done = false
   const { events, trace } = probe
   const ctx: TraceContext = { operation: 'load', primitive, name, key, background }
   if (events.hasSubscribers) {
@@ -311,12 +318,16 @@ export function traceLoad(
   trace.end.publish(ctx)
   return {
     ended(callers) {
+      if (done) return
+      done = true
       ctx.duration = now() - t0
       if (events.hasSubscribers) events.publish({ event: 'load-end', primitive, name, key, background, duration: ctx.duration, callers } satisfies CacheMessage)
       trace.asyncStart.publish(ctx)
       trace.asyncEnd.publish(ctx)
     },
     failed(error, callers) {
+      if (done) return
+      done = true
       ctx.duration = now() - t0
       ctx.error = error
       if (events.hasSubscribers) events.publish({ event: 'load-error', primitive, name, key, background, duration: ctx.duration, callers, error } satisfies CacheMessage)

@@ -4,6 +4,7 @@ import { checkKey } from './keys'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
 import { MemoryStore, type CacheEntry, type Store } from './store'
 import { startTimer } from './wait-queue'
+import { checkName, label, probes, publishLookup, traceLoad, type LoadTrace } from './diagnostics'
 
 /**
  * What a loader receives. Set `ttl` to choose the entry's freshness from the value.
@@ -68,6 +69,8 @@ export interface GetOrSetOptions extends WaitOptions {
  * ```
  */
 export interface SingleFlightCacheOptions<K, V> {
+  /** A label for error messages and the `yieldpoint:cache` diagnostics channel. */
+  name?: string
   /** How long a loaded value is fresh. Default `Infinity` (until evicted or deleted). */
   ttl?: number
   /** After `ttl`, serve the stale value at once and refresh it in the background, for this long. Default 0. */
@@ -132,6 +135,8 @@ class CacheFlight<V> extends Flight<V> {
   background = false
   /** The stale entry kept when the load started (for softTimeout and staleIfError). */
   stale: CacheEntry<V> | undefined = undefined
+  /** Diagnostics of this load, only while someone listens. */
+  trace: LoadTrace | undefined = undefined
 }
 
 const isThenable = <T>(value: unknown): value is PromiseLike<T> =>
@@ -179,12 +184,17 @@ export class SingleFlightCache<K = string, V = unknown> {
   private readonly now: () => number
   private readonly random: () => number
   private readonly counters: SingleFlightCacheStats = { hits: 0, misses: 0, coalesced: 0, loads: 0, staleServed: 0, errors: 0 }
+  /** The `name` option: labels messages and `yieldpoint:cache` payloads. */
+  readonly name: string | undefined
+  private readonly api: string
 
   /** @throws {@link InvalidArgumentError} for a negative or non-numeric duration, `max < 1`, `beta <= 0`. */
   constructor(options: SingleFlightCacheOptions<K, V> = {}) {
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgumentError(`SingleFlightCache: options must be an object like { ttl: 5_000 }, got ${describe(options)}.`)
     }
+    this.name = checkName(options.name, 'SingleFlightCache')
+    this.api = label('SingleFlightCache', this.name, 'getOrSet()')
     this.ttl = duration(options.ttl, 'ttl', Infinity)
     this.swr = duration(options.staleWhileRevalidate, 'staleWhileRevalidate', 0)
     this.sie = duration(options.staleIfError, 'staleIfError', 0)
@@ -224,11 +234,11 @@ export class SingleFlightCache<K = string, V = unknown> {
    * @throws {@link InvalidArgumentError} synchronously for an invalid key, a non-function loader or bad options.
    */
   getOrSet(key: K, loader: Loader<K, V>, opts?: GetOrSetOptions): Promise<V> {
-    checkKey(key, 'SingleFlightCache.getOrSet()')
+    checkKey(key, this.api)
     checkFunction(loader, 'SingleFlightCache.getOrSet', 'loader')
     if (opts !== undefined) {
       if (opts.ttl !== undefined) duration(opts.ttl, 'getOrSet() ttl', 0)
-      if (checkWaitOptions(opts, 'SingleFlightCache.getOrSet()')) return Promise.reject(opts.signal!.reason)
+      if (checkWaitOptions(opts, this.api)) return Promise.reject(opts.signal!.reason)
     }
     // A load for a missing key is running here: join it without reading the store or the clock
     // (with a remote store, only one caller per process talks to it per flight). `size` first,
@@ -301,11 +311,13 @@ export class SingleFlightCache<K = string, V = unknown> {
         if (now < found.freshUntil) {
           this.counters.hits++
           if (opts?.status) opts.status.result = 'hit'
+          if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'hit', key)
           return Promise.reject(found.error)
         }
       } else if (now < found.freshUntil) {
         this.counters.hits++
         if (opts?.status) opts.status.result = 'hit'
+        if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'hit', key)
         if (this.beta !== undefined && !this.flights.has(key) && now - found.delta * this.beta * Math.log(1 - this.random()) >= found.freshUntil) {
           this.startFlight(key, loader, found, undefined, true)
         }
@@ -315,6 +327,7 @@ export class SingleFlightCache<K = string, V = unknown> {
         if (now < found.freshUntil + this.swr || backingOff) {
           this.counters.staleServed++
           if (opts?.status) opts.status.result = 'stale'
+          if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'stale', key)
           if (!backingOff && !this.flights.has(key)) this.startFlight(key, loader, found, undefined, true)
           return Promise.resolve(found.value)
         }
@@ -327,14 +340,16 @@ export class SingleFlightCache<K = string, V = unknown> {
     if (flight !== undefined) return this.join(key, flight, stale, opts)
     this.counters.misses++
     if (opts?.status) opts.status.result = 'miss'
+    if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'miss', key)
     return this.wait(this.startFlight(key, loader, stale, opts?.ttl, false), stale, opts)
   }
 
   private join(key: K, flight: CacheFlight<V>, stale: CacheEntry<V> | undefined, opts: GetOrSetOptions | undefined): Promise<V> {
-    const reentry = this.detectReentrancy ? flight.reentered('SingleFlightCache.getOrSet()', key) : undefined
+    const reentry = this.detectReentrancy ? flight.reentered(this.api, key) : undefined
     if (reentry !== undefined) return reentry
     this.counters.coalesced++
     if (opts?.status) opts.status.result = 'coalesced'
+    if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'coalesced', key)
     return this.wait(flight, stale, opts)
   }
 
@@ -368,11 +383,12 @@ export class SingleFlightCache<K = string, V = unknown> {
   }
 
   private startFlight(key: K, loader: Loader<K, V>, stale: CacheEntry<V> | undefined, ttl: number | undefined, background: boolean): CacheFlight<V> {
-    const flight = new CacheFlight<V>('SingleFlightCache.getOrSet()', this.abortWhenAbandoned && !background, (f) => this.dropFlight(key, f as CacheFlight<V>))
+    const flight = new CacheFlight<V>(this.api, this.abortWhenAbandoned && !background, (f) => this.dropFlight(key, f as CacheFlight<V>))
     flight.background = background
     flight.stale = stale
     this.flights.set(key, flight)
     this.counters.loads++
+    if (probes.cache.active) flight.trace = traceLoad(probes.cache, 'SingleFlightCache', this.name, key, background)
     const context: LoaderContext<K, V> = { key, signal: flight.controller.signal, ttl: ttl ?? this.ttl, staleValue: stale?.value }
     const started = this.now()
     const distributed = this.store.load
@@ -393,6 +409,7 @@ export class SingleFlightCache<K = string, V = unknown> {
     }
     flight.start(() => distributed.call(this.store, key, loadHere, { signal: flight.controller.signal }), this.detectReentrancy).then(
       (entry) => {
+        flight.trace?.ended(flight.waiting)
         flight.fulfill(entry.value)
         this.dropFlight(key, flight)
       },
@@ -402,6 +419,7 @@ export class SingleFlightCache<K = string, V = unknown> {
   }
 
   private loaded(key: K, flight: CacheFlight<V>, value: V, ttl: number, started: number): void {
+    flight.trace?.ended(flight.waiting)
     if (flight.controller.signal.aborted && this.flights.get(key) !== flight) return // abandoned by every caller
     const invalid = loaderTtlError(ttl)
     if (invalid) return this.failed(key, flight, invalid, undefined)
@@ -415,6 +433,7 @@ export class SingleFlightCache<K = string, V = unknown> {
   }
 
   private failed(key: K, flight: CacheFlight<V>, error: unknown, stale: CacheEntry<V> | undefined): void {
+    flight.trace?.failed(error, flight.waiting)
     this.counters.errors++
     const now = this.now()
     const serveStale = stale !== undefined && now < stale.freshUntil + Math.max(this.sie, this.swr)

@@ -1,6 +1,7 @@
 import { checkKey } from './keys'
 import { Flight } from './flight'
 import { checkFunction, checkWaitOptions, type WaitOptions } from './options'
+import { checkName, label, probes, publishLookup, traceLoad } from './diagnostics'
 
 /**
  * Go's `singleflight.Group`, for promises: concurrent `run(key, fn)` calls share one execution of
@@ -25,14 +26,20 @@ import { checkFunction, checkWaitOptions, type WaitOptions } from './options'
 export class SingleFlight<K = string, V = unknown> {
   private readonly flights = new Map<K, Flight<V>>()
   private readonly detectReentrancy: boolean
+  /** The `name` option: labels messages and `yieldpoint:single-flight` payloads. */
+  readonly name: string | undefined
+  private readonly api: string
 
   /**
+   * @param options.name a label for error messages and the `yieldpoint:single-flight` diagnostics channel.
    * @param options.detectReentrancy reject a function that runs its own key (default true). It
    * uses AsyncLocalStorage while calls run, which on Node 20 slows every promise the process
    * creates meanwhile; turn it off if your functions never call back into the same group.
    */
-  constructor(options: { detectReentrancy?: boolean } = {}) {
+  constructor(options: { name?: string; detectReentrancy?: boolean } = {}) {
     this.detectReentrancy = options.detectReentrancy !== false
+    this.name = checkName(options.name, 'SingleFlight')
+    this.api = label('SingleFlight', this.name, 'run()')
   }
 
   /**
@@ -40,21 +47,32 @@ export class SingleFlight<K = string, V = unknown> {
    * @throws {@link InvalidArgumentError} synchronously for a non-function `fn` or an invalid key.
    */
   run(key: K, fn: (signal: AbortSignal) => V | PromiseLike<V>, opts?: WaitOptions): Promise<V> {
-    checkKey(key, 'SingleFlight.run()')
+    checkKey(key, this.api)
     checkFunction(fn, 'SingleFlight.run', 'fn')
-    if (opts !== undefined && checkWaitOptions(opts, 'SingleFlight.run()')) return Promise.reject(opts.signal!.reason)
+    if (opts !== undefined && checkWaitOptions(opts, this.api)) return Promise.reject(opts.signal!.reason)
+    // Diagnostics: one check per call; messages only when someone listens.
+    const observed = probes.singleFlight.active
     const existing = this.flights.get(key)
-    if (existing !== undefined) return (this.detectReentrancy ? existing.reentered('SingleFlight.run()', key) : undefined) ?? existing.join(opts)
-    const flight = new Flight<V>('SingleFlight.run()', true, (f) => this.remove(key, f))
+    if (existing !== undefined) {
+      const reentry = this.detectReentrancy ? existing.reentered(this.api, key) : undefined
+      if (reentry !== undefined) return reentry
+      if (observed) publishLookup(probes.singleFlight, 'SingleFlight', this.name, 'coalesced', key)
+      return existing.join(opts)
+    }
+    const flight = new Flight<V>(this.api, true, (f) => this.remove(key, f))
     this.flights.set(key, flight)
     const joined = flight.join(opts)
+    if (observed) publishLookup(probes.singleFlight, 'SingleFlight', this.name, 'miss', key)
+    const load = observed ? traceLoad(probes.singleFlight, 'SingleFlight', this.name, key, false) : undefined
     flight.start(fn, this.detectReentrancy).then(
       (value) => {
         this.remove(key, flight)
+        load?.ended(flight.waiting)
         flight.fulfill(value)
       },
       (error: unknown) => {
         this.remove(key, flight)
+        load?.failed(error, flight.waiting)
         flight.fail(error)
       },
     )

@@ -12,7 +12,10 @@ import {
   KeyedLock,
   Lock,
   Semaphore,
+  SingleFlight,
+  SingleFlightCache,
   TimeoutError,
+  type CacheMessage,
   type ReleaseMessage,
   type TraceContext,
   type WaitMessage,
@@ -269,5 +272,108 @@ describe('nobody listening', () => {
     expect((g as unknown as { owner: unknown }).owner).toBe(lock)
     g.release()
     expect(seen).toEqual([])
+  })
+})
+
+describe('diagnostics channels: caches', () => {
+  const cacheEvents = (seen: unknown[]) => (seen as CacheMessage[]).map((m) => [m.event, m.key])
+
+  it('SingleFlightCache: miss, coalesced, load-start, load-end (duration, callers), then hit', async () => {
+    const seen = listen('yieldpoint:cache') as unknown as CacheMessage[]
+    const cache = new SingleFlightCache<string, number>({ name: 'products', ttl: 1_000 })
+    let finish!: (v: number) => void
+    const loader = () => new Promise<number>((resolve) => (finish = resolve))
+    const a = cache.getOrSet('p1', loader)
+    const b = cache.getOrSet('p1', loader)
+    finish(7)
+    expect(await Promise.all([a, b])).toEqual([7, 7])
+    expect(await cache.getOrSet('p1', loader)).toBe(7)
+    expect(cacheEvents(seen)).toEqual([
+      ['miss', 'p1'],
+      ['load-start', 'p1'],
+      ['coalesced', 'p1'],
+      ['load-end', 'p1'],
+      ['hit', 'p1'],
+    ])
+    for (const m of seen) expect(m).toMatchObject({ primitive: 'SingleFlightCache', name: 'products' })
+    const end = seen[3]!
+    expect(end).toMatchObject({ background: false, callers: 2 })
+    expect(end.duration).toBeGreaterThanOrEqual(0)
+  })
+
+  it('SingleFlightCache: load-error carries the error; refresh marks a background load', async () => {
+    let clock = 0
+    const seen = listen('yieldpoint:cache') as unknown as CacheMessage[]
+    const cache = new SingleFlightCache<string, string>({ ttl: 10, staleWhileRevalidate: 100, now: () => clock })
+    const boom = new Error('upstream down')
+    await expect(cache.getOrSet('k', () => Promise.reject(boom))).rejects.toBe(boom)
+    await cache.getOrSet('k', async () => 'v1')
+    clock = 20 // stale, within staleWhileRevalidate
+    seen.length = 0
+    let refreshed!: () => void
+    const done = new Promise<void>((resolve) => (refreshed = resolve))
+    expect(await cache.getOrSet('k', async () => (refreshed(), 'v2'))).toBe('v1')
+    await done
+    await settle()
+    expect(cacheEvents(seen)).toEqual([
+      ['stale', 'k'],
+      ['refresh', 'k'],
+      ['load-start', 'k'],
+      ['load-end', 'k'],
+    ])
+    expect(seen[1]).toMatchObject({ background: true })
+    expect(seen[3]).toMatchObject({ background: true, callers: 0 })
+  })
+
+  it('SingleFlightCache: the TracingChannel wraps each load (error on failure)', async () => {
+    const seen = trace('yieldpoint:cache')
+    const cache = new SingleFlightCache<string, number>()
+    await cache.getOrSet('a', async () => 1)
+    await cache.getOrSet('b', async () => Promise.reject(new Error('x'))).catch(() => {})
+    expect(seen.map(([e, ctx]) => [e, ctx.key])).toEqual([
+      ['start', 'a'],
+      ['end', 'a'],
+      ['asyncStart', 'a'],
+      ['asyncEnd', 'a'],
+      ['start', 'b'],
+      ['end', 'b'],
+      ['error', 'b'],
+      ['asyncStart', 'b'],
+      ['asyncEnd', 'b'],
+    ])
+    expect(seen[3]![1]).toMatchObject({ operation: 'load', primitive: 'SingleFlightCache', background: false })
+    expect(seen[3]![1].duration).toBeGreaterThanOrEqual(0)
+    expect((seen[6]![1].error as Error).message).toBe('x')
+  })
+
+  it('SingleFlight: miss, coalesced and the execution as a load', async () => {
+    const seen = listen('yieldpoint:single-flight') as unknown as CacheMessage[]
+    const group = new SingleFlight<string, number>({ name: 'users' })
+    let finish!: (v: number) => void
+    const fn = () => new Promise<number>((resolve) => (finish = resolve))
+    const a = group.run('u1', fn)
+    const b = group.run('u1', fn)
+    finish(1)
+    await Promise.all([a, b])
+    const failing = group.run('u2', async () => Promise.reject(new Error('nope')))
+    await failing.catch(() => {})
+    expect(cacheEvents(seen)).toEqual([
+      ['miss', 'u1'],
+      ['load-start', 'u1'],
+      ['coalesced', 'u1'],
+      ['load-end', 'u1'],
+      ['miss', 'u2'],
+      ['load-start', 'u2'],
+      ['load-error', 'u2'],
+    ])
+    expect(seen[3]).toMatchObject({ primitive: 'SingleFlight', name: 'users', callers: 2 })
+    expect((seen[6]!.error as Error).message).toBe('nope')
+  })
+
+  it('names appear in cache error messages and are validated', async () => {
+    const cache = new SingleFlightCache<string, number>({ name: 'c1' })
+    await expect(cache.getOrSet('k', () => cache.getOrSet('k', async () => 1))).rejects.toThrow('SingleFlightCache("c1").getOrSet()')
+    expect(() => new SingleFlightCache({ name: 5 as unknown as string })).toThrow(InvalidArgumentError)
+    expect(() => new SingleFlight({ name: '' })).toThrow(InvalidArgumentError)
   })
 })
