@@ -266,9 +266,13 @@ function message(info: WaitInfo, event: WaitMessage['event'], waiting: number): 
   return m
 }
 
-/** Publishes a grant that needed no wait (`tryAcquire`). @internal */
+/**
+ * Publishes a grant that needed no wait (`tryAcquire`): `acquire` then `granted`, so every grant
+ * has its start (a waiters gauge stays balanced). @internal
+ */
 export function publishTryGrant(probe: Probe, info: WaitInfo): void {
   if (!probe.events.hasSubscribers) return
+  probe.events.publish(message(info, 'acquire', 0))
   const m = message(info, 'granted', 0)
   m.waitTime = 0
   probe.events.publish(m)

@@ -130,7 +130,7 @@ describe('diagnostics channels: locks and permits', () => {
     const g = lock.tryAcquire()!
     expect(lock.tryAcquire()).toBeUndefined()
     g.release()
-    expect(events(seen)).toEqual(['granted', 'release'])
+    expect(events(seen)).toEqual(['acquire', 'granted', 'release'])
     expect(lock.locked()).toBe(false)
   })
 
@@ -163,6 +163,7 @@ describe('diagnostics channels: locks and permits', () => {
       ['acquire', 'Semaphore', 'partner-api', 2],
       ['granted', 'Semaphore', 'partner-api', 2],
       ['release', 'Semaphore', 'partner-api', 2],
+      ['acquire', 'BoundedSemaphore', 'pool', 1],
       ['granted', 'BoundedSemaphore', 'pool', 1],
       ['release', 'BoundedSemaphore', 'pool', 1],
     ])

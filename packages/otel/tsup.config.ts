@@ -1,0 +1,3 @@
+import { libraryConfig } from '@yieldpoint/tsup-config'
+
+export default libraryConfig()
