@@ -1,6 +1,6 @@
 import { Guard, type GuardOwner } from './guard'
 import { InvalidArgumentError } from './errors'
-import { checkName, label, now, publishRelease, publishTryGrant, traceWait, type Probe, type WaitInfo } from './diagnostics'
+import { checkName, label, now, publishRelease, publishTryGrant, traceWait, WaitTrace, type Probe, type WaitInfo } from './diagnostics'
 import { describe } from './options'
 import { startTimer } from './wait-queue'
 
@@ -181,12 +181,14 @@ class Hold implements GuardOwner {
 
   releaseGuard(): void {
     if (this.inner.released) return
-    this.inner.release()
+    // Published before the release itself, so a hand-off reads in causal order: release, then
+    // the next waiter's grant (which happens inside inner.release()).
+    publishRelease(this.probe, this.info, this.grantedAt)
     this.timer?.clear()
     this.timer = undefined
     leaks.unregister(this)
     liveHolds.delete(this)
-    publishRelease(this.probe, this.info, this.grantedAt)
+    this.inner.release()
   }
 }
 
@@ -238,6 +240,53 @@ export function watchAcquire(
     if (pending !== undefined) pendingWaits.delete(pending)
     throw error
   })
+}
+
+/**
+ * The observed `acquireCallback`: the same messages as {@link watchAcquire}, published in the tick
+ * of the grant; a withdrawn wait ends as `aborted`.
+ * @internal
+ */
+export function watchAcquireCallback(
+  probe: Probe,
+  meta: Meta,
+  info: WaitInfo,
+  waiting: number,
+  signal: AbortSignal | undefined,
+  at: Function,
+  onGrant: (guard: Guard) => void,
+  onError: (reason: unknown) => void,
+  run: (onGrant: (guard: Guard) => void, onError: (reason: unknown) => void) => () => void,
+): () => void {
+  const site = meta.warnAfter !== undefined ? forceSite(at) : captureSite(at)
+  const pending = settings.pendingAtExit ? { label: describeHold(meta, info), site } : undefined
+  if (pending !== undefined) pendingWaits.add(pending)
+  const trace = new WaitTrace(probe, 'acquire', info, waiting, signal)
+  let withdraw: () => void
+  try {
+    withdraw = run(
+      (inner) => {
+        if (pending !== undefined) pendingWaits.delete(pending)
+        const guard = hold(probe, meta, info, inner, site)
+        trace.granted(guard)
+        onGrant(guard)
+      },
+      (reason) => {
+        if (pending !== undefined) pendingWaits.delete(pending)
+        trace.failed(reason)
+        onError(reason)
+      },
+    )
+  } catch (error) {
+    trace.returned(error)
+    throw error
+  }
+  trace.returned()
+  return () => {
+    withdraw()
+    if (pending !== undefined) pendingWaits.delete(pending)
+    trace.failed(new DOMException('The wait was withdrawn.', 'AbortError'))
+  }
 }
 
 /** The observed `tryAcquire`. @internal */

@@ -183,6 +183,7 @@ export function label(primitive: string, name: string | undefined, method: strin
 
 function outcomeOf(error: unknown, signal: AbortSignal | undefined): 'aborted' | 'timeout' | 'error' {
   if (signal !== undefined && signal.aborted && error === signal.reason) return 'aborted'
+  if (error instanceof DOMException && error.name === 'AbortError') return 'aborted'
   if (error instanceof Error && (error as { code?: unknown }).code === 'ERR_YP_TIMEOUT') return 'timeout'
   return 'error'
 }
@@ -196,8 +197,78 @@ export interface WaitInfo {
 }
 
 /**
- * Publishes one wait: its start now, its outcome when `run()`'s promise settles. Only called when
- * someone listens (or a misuse check needs the outcome); `granted` lets the caller wrap the value.
+ * One observed wait: `start` (and the plain `acquire`/`wait` message) when created, then exactly
+ * one of `granted` / `failed`. Synchronous, so callback-style waits (`acquireCallback`) publish in
+ * the tick of the grant.
+ * @internal
+ */
+export class WaitTrace {
+  private readonly t0 = now()
+  readonly ctx: TraceContext
+  private settled = false
+
+  constructor(
+    private readonly probe: Probe,
+    operation: 'acquire' | 'wait',
+    private readonly info: WaitInfo,
+    private readonly waiting: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    const ctx: TraceContext = { operation, primitive: info.primitive, name: info.name, waiting }
+    if (info.key !== undefined) ctx.key = info.key
+    if (info.permits !== undefined) ctx.permits = info.permits
+    this.ctx = ctx
+    if (probe.events.hasSubscribers) probe.events.publish(message(info, operation, waiting))
+    probe.trace.start.publish(ctx)
+  }
+
+  /** The synchronous part returned (TracingChannel `end`); `error` if it threw. */
+  returned(error?: unknown): void {
+    if (error !== undefined) {
+      this.ctx.error = error
+      this.probe.trace.error.publish(this.ctx)
+    }
+    this.probe.trace.end.publish(this.ctx)
+  }
+
+  granted(result: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    const { ctx, probe } = this
+    ctx.waitTime = now() - this.t0
+    ctx.outcome = 'granted'
+    ctx.result = result
+    if (probe.events.hasSubscribers) {
+      const m = message(this.info, 'granted', this.waiting)
+      m.waitTime = ctx.waitTime
+      probe.events.publish(m)
+    }
+    probe.trace.asyncStart.publish(ctx)
+    probe.trace.asyncEnd.publish(ctx)
+  }
+
+  failed(error: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    const { ctx, probe } = this
+    ctx.waitTime = now() - this.t0
+    ctx.outcome = outcomeOf(error, this.signal)
+    ctx.error = error
+    if (probe.events.hasSubscribers) {
+      const m = message(this.info, ctx.outcome, this.waiting)
+      m.waitTime = ctx.waitTime
+      m.error = error
+      probe.events.publish(m)
+    }
+    probe.trace.error.publish(ctx)
+    probe.trace.asyncStart.publish(ctx)
+    probe.trace.asyncEnd.publish(ctx)
+  }
+}
+
+/**
+ * Publishes one promise-returning wait: its start now, its outcome when `run()`'s promise
+ * settles. `granted` lets the caller wrap the value (the observed Guard).
  * @internal
  */
 export function traceWait<T>(
@@ -207,53 +278,25 @@ export function traceWait<T>(
   waiting: number,
   signal: AbortSignal | undefined,
   run: () => Promise<T>,
-  granted?: (value: T, ctx: TraceContext) => T,
+  granted?: (value: T) => T,
 ): Promise<T> {
-  const t0 = now()
-  const ctx: TraceContext = { operation, primitive: info.primitive, name: info.name, waiting }
-  if (info.key !== undefined) ctx.key = info.key
-  if (info.permits !== undefined) ctx.permits = info.permits
-  const { events, trace } = probe
-  if (events.hasSubscribers) events.publish(message(info, operation, waiting))
-  trace.start.publish(ctx)
+  const trace = new WaitTrace(probe, operation, info, waiting, signal)
   let promise: Promise<T>
   try {
     promise = run()
   } catch (error) {
-    ctx.error = error
-    trace.error.publish(ctx)
-    trace.end.publish(ctx)
+    trace.returned(error)
     throw error
   }
-  trace.end.publish(ctx)
+  trace.returned()
   return promise.then(
     (value) => {
-      ctx.waitTime = now() - t0
-      ctx.outcome = 'granted'
-      const result = granted === undefined ? value : granted(value, ctx)
-      ctx.result = result
-      if (events.hasSubscribers) {
-        const m = message(info, 'granted', waiting)
-        m.waitTime = ctx.waitTime
-        events.publish(m)
-      }
-      trace.asyncStart.publish(ctx)
-      trace.asyncEnd.publish(ctx)
+      const result = granted === undefined ? value : granted(value)
+      trace.granted(result)
       return result
     },
     (error: unknown) => {
-      ctx.waitTime = now() - t0
-      ctx.outcome = outcomeOf(error, signal)
-      ctx.error = error
-      if (events.hasSubscribers) {
-        const m = message(info, ctx.outcome, waiting)
-        m.waitTime = ctx.waitTime
-        m.error = error
-        events.publish(m)
-      }
-      trace.error.publish(ctx)
-      trace.asyncStart.publish(ctx)
-      trace.asyncEnd.publish(ctx)
+      trace.failed(error)
       throw error
     },
   )

@@ -5,7 +5,7 @@ import { checkKey, compareKeys } from './keys'
 import { checkDetectDeadlock, failNow, runWith, type LockOptions } from './lock'
 import { probes } from './diagnostics'
 import { deadlock, deadlockDetection, holdsHere } from './diagnostics-deadlock'
-import { Meta, watchAcquire, watchTryAcquire } from './diagnostics-watch'
+import { Meta, watchAcquire, watchAcquireCallback, watchTryAcquire } from './diagnostics-watch'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
 import { parkWithdrawable, WaitQueue, type WaitQueueOwner } from './wait-queue'
 
@@ -143,11 +143,20 @@ export class KeyedLock<K = string> {
    * ```
    */
   acquireCallback(key: K, onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: WaitOptions): () => void {
+    if (this.meta.watched(probes.keyedLock)) {
+      const info = { primitive: 'KeyedLock', name: this.meta.name, key }
+      const waiting = this.entries.get(key)?.queue.length ?? 0
+      return watchAcquireCallback(probes.keyedLock, this.meta, info, waiting, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) => this.takeCallback(key, g, e, opts))
+    }
+    return this.takeCallback(key, onGrant, onError, opts)
+  }
+
+  private takeCallback(key: K, onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts: WaitOptions | undefined): () => void {
     checkKey(key, 'KeyedLock.acquireCallback()')
     if (opts !== undefined && checkWaitOptions(opts, 'KeyedLock.acquireCallback()')) return failNow(onError, opts.signal!.reason)
     const entry = this.entries.get(key)
     if (entry !== undefined && entry.held) return parkWithdrawable(entry.queue, 1, onGrant, onError, opts)
-    onGrant(this.tryAcquire(key)!)
+    onGrant(this.takeNow(key)!)
     return () => {}
   }
 
@@ -169,15 +178,19 @@ export class KeyedLock<K = string> {
 
   /** Takes `key` only if it is free and nobody waits for it. */
   tryAcquire(key: K): Guard | undefined {
+    const guard = this.takeNow(key)
+    if (guard === undefined || !this.meta.watched(probes.keyedLock)) return guard
+    return watchTryAcquire(probes.keyedLock, this.meta, { primitive: 'KeyedLock', name: this.meta.name, key }, this.tryAcquire, guard)
+  }
+
+  private takeNow(key: K): Guard | undefined {
     checkKey(key, 'KeyedLock.tryAcquire()')
     const entry = this.entries.get(key)
     if (entry !== undefined && entry.held) return undefined
     const target = entry ?? new KeyEntry(this, key)
     if (entry === undefined) this.entries.set(key, target)
     target.held = true
-    const guard = new Guard(target, (target.holder = ++this.tokens))
-    if (!this.meta.watched(probes.keyedLock)) return guard
-    return watchTryAcquire(probes.keyedLock, this.meta, { primitive: 'KeyedLock', name: this.meta.name, key }, this.tryAcquire, guard)
+    return new Guard(target, (target.holder = ++this.tokens))
   }
 
   /**

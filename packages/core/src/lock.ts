@@ -2,7 +2,7 @@ import { ClosedError, InvalidArgumentError, LockNotAcquiredError } from './error
 import { Guard } from './guard'
 import { probes } from './diagnostics'
 import { deadlock, deadlockDetection, holdsHere, runHolding } from './diagnostics-deadlock'
-import { Meta, watchAcquire, watchTryAcquire, type PrimitiveOptions } from './diagnostics-watch'
+import { Meta, watchAcquire, watchAcquireCallback, watchTryAcquire, type PrimitiveOptions } from './diagnostics-watch'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
 import { parkWithdrawable, WaitQueue } from './wait-queue'
 
@@ -137,6 +137,13 @@ export class Lock {
    * ```
    */
   acquireCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: WaitOptions): () => void {
+    if (this.meta.watched(probes.lock)) {
+      return watchAcquireCallback(probes.lock, this.meta, this.meta, this.queue.length, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) => this.takeCallback(g, e, opts))
+    }
+    return this.takeCallback(onGrant, onError, opts)
+  }
+
+  private takeCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts: WaitOptions | undefined): () => void {
     if (opts !== undefined && checkWaitOptions(opts, 'Lock.acquireCallback()')) return failNow(onError, opts.signal!.reason)
     if (this.closedReason !== undefined) return failNow(onError, this.closedReason)
     if (!this.held) {

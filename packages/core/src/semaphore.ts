@@ -2,7 +2,7 @@ import { ClosedError, InvalidArgumentError } from './errors'
 import { Guard } from './guard'
 import { failNow, runWith } from './lock'
 import { probes } from './diagnostics'
-import { Meta, watchAcquire, watchTryAcquire, type PrimitiveOptions } from './diagnostics-watch'
+import { Meta, watchAcquire, watchAcquireCallback, watchTryAcquire, type PrimitiveOptions } from './diagnostics-watch'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
 import { parkWithdrawable, WaitQueue } from './wait-queue'
 
@@ -127,6 +127,14 @@ export class Semaphore {
    * ```
    */
   acquireCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: SemaphoreAcquireOptions): () => void {
+    if (this.meta.watched(probes.semaphore)) {
+      const info = { primitive: this.meta.primitive, name: this.meta.name, permits: typeof opts?.permits === 'number' ? opts.permits : 1 }
+      return watchAcquireCallback(probes.semaphore, this.meta, info, this.queue.length, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) => this.takeCallback(g, e, opts))
+    }
+    return this.takeCallback(onGrant, onError, opts)
+  }
+
+  private takeCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts: SemaphoreAcquireOptions | undefined): () => void {
     let n = 1
     if (opts !== undefined) {
       if (opts.permits !== undefined) n = this.checkRequest(opts.permits, 'acquireCallback')
