@@ -44,17 +44,15 @@ export class Waiter<T> {
 function noop(): void {}
 
 // A shared executor: parking allocates no closure per waiter.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- holds any queue's resolver for one statement
-let parkedResolve: (value: any) => void = noop
+// Holds any queue's resolver for one statement (`park` narrows it back to its own T).
+let parkedResolve: (value: never) => void = noop
 let parkedReject: (reason: unknown) => void = noop
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function capture(resolve: (value: any) => void, reject: (reason: unknown) => void): void {
+function capture(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
   parkedResolve = resolve
   parkedReject = reject
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- called with every queue's waiters
-function onTimer(waiter: Waiter<any>, total: number, remaining: number): void {
+function onTimer<T>(waiter: Waiter<T>, total: number, remaining: number): void {
   const queue = waiter.queue
   if (queue === undefined) return
   if (remaining > 0) {
@@ -119,7 +117,7 @@ export class WaitQueue<T> {
   park(weight: number, opts: WaitOptions | undefined): Promise<T> {
     const waiter = new Waiter<T>(this, weight)
     const promise = new Promise<T>(capture)
-    waiter.resolve = parkedResolve
+    waiter.resolve = parkedResolve as (value: T) => void
     waiter.reject = parkedReject
     this.link(waiter)
     if (opts !== undefined) this.watch(waiter, opts)

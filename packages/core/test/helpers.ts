@@ -26,7 +26,6 @@ export function track<T>(promise: Promise<T>): { status: 'pending' | 'fulfilled'
 
 export function abortCount(signal: AbortSignal): number {
   // node:events can list EventTarget listeners; used to prove no listener is left behind.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return getEventListeners(signal, 'abort').length
 }
 
