@@ -5,6 +5,9 @@ import { from, isObservable, lastValueFrom, Observable, takeUntil, fromEvent, ty
  * Runs `work` (whose result may be a value, a Promise or an Observable) while holding a guard.
  * Observable results are returned as an Observable that takes the guard on subscribe and gives
  * it back exactly once on complete, error or unsubscribe (aborting the wait if still waiting).
+ * Whatever `work` does — throw synchronously, return something that is not an ObservableInput —
+ * the caller gets the error and the guard is released: held ⇒ a subscription to `work`'s result
+ * is live.
  * @internal
  */
 export function holdWhile(observable: boolean, acquire: (signal?: AbortSignal) => Promise<Guard>, work: () => unknown): unknown {
@@ -30,8 +33,16 @@ export function holdWhile(observable: boolean, acquire: (signal?: AbortSignal) =
       (granted) => {
         guard = granted
         if (subscriber.closed) return release()
+        let source: Observable<unknown>
+        try {
+          source = from(work() as ObservableInput<unknown>)
+        } catch (error) {
+          // A synchronous throw, or a result `from()` cannot read: the caller's error, not the process's.
+          release()
+          return subscriber.error(error)
+        }
         subscriber.add(
-          from(work() as ObservableInput<unknown>).subscribe({
+          source.subscribe({
             next: (v) => subscriber.next(v),
             error: (e: unknown) => (release(), subscriber.error(e)),
             complete: () => (release(), subscriber.complete()),
@@ -59,7 +70,14 @@ export function settleResult(result: unknown, signal: AbortSignal): Promise<unkn
 export function observeCall<R>(call: (signal: AbortSignal) => Promise<R>): Observable<R> {
   return new Observable<R>((subscriber) => {
     const controller = new AbortController()
-    call(controller.signal).then(
+    let pending: Promise<R>
+    try {
+      pending = call(controller.signal)
+    } catch (error) {
+      subscriber.error(error)
+      return
+    }
+    pending.then(
       (value) => {
         subscriber.next(value)
         subscriber.complete()
@@ -70,4 +88,11 @@ export function observeCall<R>(call: (signal: AbortSignal) => Promise<R>): Obser
     )
     return () => controller.abort()
   })
+}
+
+/** One signal for a wait: the caller's own (if any) and the subscription's teardown (if any). @internal */
+export function bothSignals(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  if (a === undefined) return b
+  if (b === undefined) return a
+  return AbortSignal.any([a, b])
 }

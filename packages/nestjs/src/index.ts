@@ -9,5 +9,6 @@ export { type YieldpointModuleOptions } from './yieldpoint.module-definition'
  * ```
  */
 export { MODULE_OPTIONS_TOKEN as YIELDPOINT_MODULE_OPTIONS } from './yieldpoint.module-definition'
-export { SingleFlight, WithLock, Concurrency, type SingleFlightOptions, type Returns } from './decorators'
+export { SingleFlight, WithLock, Concurrency, type SingleFlightOptions, type ConcurrencyOptions, type CallOptions, type TypedMethodDecorator, type Returns } from './decorators'
 export { Coalesce, CoalesceInterceptor, COALESCE_OPTIONS, type CoalesceOptions } from './coalesce.interceptor'
+export type { CoalescedRequest } from './request-key'

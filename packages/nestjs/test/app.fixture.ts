@@ -79,7 +79,7 @@ export class ProductsService {
     return accountId
   }
 
-  @Concurrency(4)
+  @Concurrency({ permits: 4 })
   async callPartnerApi() {
     this.partnerInside++
     this.partnerMax = Math.max(this.partnerMax, this.partnerInside)

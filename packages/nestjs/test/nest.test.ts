@@ -123,6 +123,7 @@ describe('@yieldpoint/nestjs', () => {
     expect(() => SingleFlight({ key: 'x' as never })).toThrow(/key must be a function/)
     expect(() => {
       class Bad {
+        // @ts-expect-error a getter is not a method (also a compile error)
         @SingleFlight() get value() {
           return 1
         }
