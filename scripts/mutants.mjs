@@ -43,6 +43,20 @@ const mutants = [
   ['src/pool.ts', '    if (broken || this.closedReason !== undefined', '    if (this.closedReason !== undefined', 'Pool: a broken resource is destroyed'],
   ['src/pool.ts', '    for (const slot of this.idle.splice(0)) this.destroySlot(slot)', '    this.idle.splice(0)', 'Pool: close() destroys idle resources'],
   ['src/pool.ts', '    if (idleTimeout !== undefined && this.size > this.min) due', '    if (idleTimeout !== undefined) due', 'Pool: no idle timer at or below min'],
+  // Adapters (paths relative to packages/core; the suite of the mutated package runs).
+  ['../express/src/request-key.ts', "  return `${req.protocol}://${(host ?? '').toLowerCase()}`", "  return ''", 'express: the coalesce key holds scheme and host'],
+  ['../express/src/capture.ts', '    const sent = head!.headers', '    const sent = normalizeHeaders(res.getHeaders())', 'express: the captured headers describe the captured bytes (compression)'],
+  ['../express/src/capture.ts', '      if (name in before && String(before[name]) === String(value)) continue', '      void before', "express: each request keeps the headers it had before the handler"],
+  ['../express/src/capture.ts', "    if (state === 'running' && res.headersSent) fail(", "    if (false) fail(", 'express: a leader whose body broke off releases its followers'],
+  ['../express/src/coalesce.ts', '        buffer: ctx.staleValue !== undefined,', '        buffer: false,', 'express: staleIfError protects the request that leads the refresh'],
+  ['../express/src/coalesce.ts', '  if (unsafe.length && keyOf === undefined) {', '  if (false) {', 'express: non-safe methods need a key'],
+  ['../express/src/coalesce.ts', "  const credentialNames = credentialHeaders.map((h) => h.toLowerCase())", "  const credentialNames = ['authorization', 'cookie']", 'express: credentialHeaders partitions'],
+  ['../express/src/request-key.ts', "'range', 'if-range', 'if-match', 'if-unmodified-since'", "'range'", 'express: preconditions bypass coalescing'],
+  ['../express/src/byte-budget-store.ts', '    if (!(keepFor > 0)) {', '    if (false) {', 'express: ttl 0 keeps nothing'],
+  ['../express/src/hold-for-response.ts', '  onHandlerDone(res, () => guard.release())', "  res.once('close', () => guard.release())", 'express: a lock/permit is held until the handler is done'],
+  ['../nestjs/src/hold.ts', '          release()\n          return subscriber.error(error)', '          throw error', 'nestjs: a throwing Observable method gives the caller the error and frees the lock'],
+  ['../nestjs/src/default-key.ts', '      if (proto !== Object.prototype && proto !== null) return unkeyable(', '      if (false) return unkeyable(', 'nestjs: the default key refuses what it cannot key faithfully'],
+  ['../nestjs/src/request-key.ts', '  return `${scheme}://${(host ?? \'\').toLowerCase()}`', "  return ''", 'nestjs: the @Coalesce key holds scheme and host'],
 ]
 let missed = 0
 for (const [file, from, to, rule] of mutants) {
@@ -55,7 +69,8 @@ for (const [file, from, to, rule] of mutants) {
   }
   writeFileSync(path, source.replace(from, to))
   try {
-    const r = spawnSync('npx', ['vitest', 'run', '--testTimeout=3000', '--bail=1'], { cwd: core, encoding: 'utf8', timeout: 240_000 })
+    const cwd = file.startsWith('../') ? join(core, file.split('/src/')[0]) : core
+    const r = spawnSync('npx', ['vitest', 'run', '--testTimeout=3000', '--bail=1'], { cwd, encoding: 'utf8', timeout: 240_000 })
     const caught = r.status !== 0
     if (!caught) missed++
     console.log(`${caught ? 'caught' : 'MISSED'} ${rule}`)

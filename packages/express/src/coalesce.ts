@@ -246,7 +246,8 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
     const mine = await own.done.catch(() => undefined)
     if (!own.buffered) return
     if (mine === undefined) return // broke off: nothing to send
-    if (offered === undefined || offered === mine || (cacheable(mine.status) && mine.shareable)) return own.flush({ ...timing(0, mine.loadMs), ...(header ? { [header]: 'leader' } : {}) })
+    // Its own response unless it is an error the cache answered with the stale copy instead.
+    if (offered === undefined || offered === mine || !mine.shareable || cacheable(mine.status)) return own.flush({ ...timing(0, mine.loadMs), ...(header ? { [header]: 'leader' } : {}) })
     own.discard()
     replayResponse(res, offered, extraHeaders(offered, 'stale', performance.now() - arrived))
   }
