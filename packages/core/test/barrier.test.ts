@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { Barrier, BrokenBarrierError, InvalidArgumentError } from '../src'
 import { abortCount, settle, track } from './helpers'
 
-describe('Barrier (primitives.md §6 cases 35-42)', () => {
+describe('Barrier (docs/conformance/primitives.md cases 35-42)', () => {
   it('35: three tasks get the distinct indices {0,1,2}; nWaiting returns to 0; a second round works', async () => {
     const b = new Barrier(3)
     for (let round = 0; round < 2; round++) {

@@ -19,7 +19,7 @@ function waiter(cond: Condition, log: string[], name: string, opts?: { signal?: 
   })()
 }
 
-describe('Condition (primitives.md §6 cases 16-24)', () => {
+describe('Condition (docs/conformance/primitives.md cases 16-24)', () => {
   it('16: wait(), notify() and notifyAll() on a free lock throw a typed error', () => {
     const cond = new Condition()
     expect(() => cond.wait()).toThrow(LockNotAcquiredError)

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { Event } from '../src'
 import { abortCount, settle, track } from './helpers'
 
-describe('Event (primitives.md §6 cases 12-15)', () => {
+describe('Event (docs/conformance/primitives.md cases 12-15)', () => {
   it('12: set() wakes W1 and W2 in FIFO order; later waits resolve at once', async () => {
     const ev = new Event()
     const order: number[] = []

@@ -1,4 +1,4 @@
-/** Lets every pending microtask and one macrotask run ("settle" in primitives.md §6). */
+/** Lets every pending microtask and one macrotask run ("settle" in docs/conformance/primitives.md). */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }

@@ -6,7 +6,7 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-describe('KeyedLock (primitives.md §6 cases 43-44)', () => {
+describe('KeyedLock (docs/conformance/primitives.md cases 43-44)', () => {
   it('43: a held key does not block another key; an idle key leaves nothing behind', async () => {
     const locks = new KeyedLock<string>()
     const a = await locks.acquire('a')

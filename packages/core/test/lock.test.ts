@@ -6,7 +6,7 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-describe('Lock (primitives.md §6 cases 1-11, 34, 46)', () => {
+describe('Lock (docs/conformance/primitives.md cases 1-11, 34, 46)', () => {
   it('1: acquires a free lock without queueing', async () => {
     const lock = new Lock()
     const p = track(lock.acquire())

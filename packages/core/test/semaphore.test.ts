@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { BoundedSemaphore, ClosedError, InvalidArgumentError, OverReleaseError, Semaphore } from '../src'
 import { settle, track } from './helpers'
 
-describe('Semaphore (primitives.md §6 cases 25-34)', () => {
+describe('Semaphore (docs/conformance/primitives.md cases 25-34)', () => {
   it('25: Semaphore(0) is locked; Semaphore(-1) and Semaphore(1.5) throw typed errors', () => {
     expect(new Semaphore(0).locked()).toBe(true)
     expect(new Semaphore().value).toBe(1)

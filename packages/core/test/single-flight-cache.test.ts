@@ -36,7 +36,7 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-describe('SingleFlightCache — concurrency (SF-01..SF-06)', () => {
+describe('SingleFlightCache — concurrency (docs/conformance/single-flight.md SF-01..SF-06)', () => {
   it('SF-01 / SF-27: 1000 concurrent cold calls → 1 origin call, identical values, metrics', async () => {
     const cache = new SingleFlightCache<string, { v: number }>({ ttl: 1000, now })
     const o = origin(20, () => ({ v: 1 }))

@@ -16,7 +16,7 @@ function deferred<T>() {
   return { promise, resolve, reject }
 }
 
-describe('SingleFlight (primitives.md §6 case 45, Go singleflight)', () => {
+describe('SingleFlight (docs/conformance/primitives.md case 45, Go singleflight)', () => {
   it('concurrent callers share one call and get the identical value; nothing is kept after', async () => {
     const sf = new SingleFlight<string, { n: number }>()
     let calls = 0

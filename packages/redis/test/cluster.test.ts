@@ -33,7 +33,7 @@ async function spawnWorkers(n: number, env: Record<string, string> = {}): Promis
 
 type Burst = { values: string[]; fulfilled: number; errors: { name: string; message: string; code?: string }[]; elapsedMs: number }
 
-describe('@yieldpoint/redis — many processes, one real Redis (SF-28..SF-36)', () => {
+describe('@yieldpoint/redis — many processes, one real Redis (docs/conformance/single-flight.md SF-28..SF-36)', () => {
   it('SF-28: 4 processes × 250 concurrent callers on a cold key → exactly 1 origin call, one value', async () => {
     const ws = await spawnWorkers(4)
     const bursts = await Promise.all(ws.map((w) => w.send<Burst>('getOrSet', { key: 'sf28', n: 250 })))

@@ -29,7 +29,7 @@ export async function contended(a, lock, n, permits, deadline) {
   let done = 0
   let frozen = false
   // The critical section's checks, split in two synchronous halves so every task stays exactly
-  // `acquire; await null; release` (benchmarking.md scenario B): exclusion, FIFO, freeze.
+  // `acquire; await null; release` (scenario B): exclusion, FIFO, freeze.
   const enter = (i) => {
     if (frozen) return false
     inside++
