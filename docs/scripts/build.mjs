@@ -76,8 +76,11 @@ stage('API reference from TSDoc (typedoc)', () => {
   // listed for its owner to fix.
   const undocumented = out.split('\n').filter((l) => /does not have any documentation/.test(l))
   const exports = undocumented.filter((l) => /\((Class|Function|Interface|TypeAlias|Variable|Enum|Namespace)\)/.test(l))
-  const badLinks = out.split('\n').filter((l) => /Failed to resolve link|links to .* not included/.test(l))
-  if (r.status !== 0 || exports.length || badLinks.length) throw new Error(exports.length || badLinks.length ? [...exports, ...badLinks].join('\n') : out)
+  // {@link X} that typedoc cannot resolve renders as plain text (no broken link on the site —
+  // VitePress checks those): listed for the comment's owner, like undocumented members.
+  const unresolved = out.split('\n').filter((l) => /Failed to resolve link|links to .* not included/.test(l))
+  if (r.status !== 0 || exports.length) throw new Error(exports.length ? exports.join('\n') : out)
+  for (const l of unresolved) console.log(`  · ${l.replace(/^\[warning\]\s*/, '')}`)
   for (const l of undocumented.filter((l) => !exports.includes(l))) console.log(`  · ${l.replace(/^\[warning\]\s*/, '')}`)
   for (const pkg of pkgs) {
     if (!existsSync(join(docs, 'api', '@yieldpoint', pkg, 'index.md'))) throw new Error(`no API reference for @yieldpoint/${pkg}`)
