@@ -3,7 +3,7 @@
 // throwaway projects outside the workspace the way users install them, each running a real
 // snippet that asserts a guarantee (one handler run, one load, no lost update):
 //   esm-js        ESM JavaScript        — core, express on Express 4, redis on ioredis
-//   cjs-js        CommonJS JavaScript   — core, express on Express 5, redis on ioredis
+//   cjs-js        CommonJS JavaScript   — core, express on Express 5, redis on ioredis (and node-redis)
 //   ts-nodenext   TypeScript nodenext   — nestjs on NestJS 12 (tsc, decorator metadata), rxjs
 //   ts-nodenext   …again on NestJS 11
 //   ts-bundler    TypeScript bundler    — core, rxjs, express on Express 5 (tsc --noEmit, then esbuild via tsx)
@@ -26,7 +26,7 @@ let tarballs = at >= 0 ? join(process.cwd(), process.argv[at + 1]) : undefined
 // Framework versions: the ones the workspace tests against (pnpm's store has them).
 const V = {
   express4: '4.22.3', express5: '5.3.0', typesExpress: '5.0.6', ioredis: '5.9.2', rxjs: '7.8.2', reflect: '0.2.2',
-  nest12: '12.5.1', nest11: '11.2.10', typescript: '5.9.3', typesNode: '20.19.43', tsx: '4.23.15',
+  nodeRedis: '6.3.1', nest12: '12.5.1', nest11: '11.2.10', typescript: '5.9.3', typesNode: '20.19.43', tsx: '4.23.15',
 }
 
 function sh(cmd, args, cwd, env = {}) {
@@ -48,10 +48,13 @@ const yp = (...names) => Object.fromEntries(names.map((n) => [`@yieldpoint/${n}`
 // the packages depend on each other by version (@yieldpoint/core@^x): point every one at its tarball
 const overrides = Object.fromEntries(Object.entries(tgz).map(([n, f]) => [`@yieldpoint/${n}`, f]))
 
+// node-redis joins the CJS project once the packed @yieldpoint/redis declares it (a peer)
+const redisPeers = JSON.parse(spawnSync('tar', ['-xOzf', tgz.redis.slice(5), 'package/package.json'], { encoding: 'utf8' }).stdout).peerDependencies ?? {}
+const nodeRedis = 'redis' in redisPeers
 const nest = (v) => ({ '@nestjs/common': v, '@nestjs/core': v, 'reflect-metadata': V.reflect, rxjs: V.rxjs })
 const projects = [
   { name: 'esm-js', type: 'module', deps: { ...yp('core', 'express', 'redis'), express: V.express4, ioredis: V.ioredis }, run: [['node', 'main.mjs']] },
-  { name: 'cjs-js', type: 'commonjs', deps: { ...yp('core', 'express', 'redis'), express: V.express5, ioredis: V.ioredis }, run: [['node', 'main.cjs']] },
+  { name: 'cjs-js', label: `cjs-js${nodeRedis ? ' (+ node-redis)' : ''}`, type: 'commonjs', deps: { ...yp('core', 'express', 'redis'), express: V.express5, ioredis: V.ioredis, ...(nodeRedis ? { redis: V.nodeRedis } : {}) }, run: [['node', 'main.cjs']] },
   ...[['12', V.nest12], ['11', V.nest11]].map(([major, v]) => ({
     name: `ts-nodenext`, label: `ts-nodenext (Nest ${major})`, type: 'commonjs',
     deps: { ...yp('core', 'nestjs', 'rxjs'), ...nest(v), typescript: V.typescript, '@types/node': V.typesNode },
@@ -75,7 +78,7 @@ async function freePort() {
 const port = await freePort()
 const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
 redis.on('error', () => {})
-const env = { REDIS_URL: `redis://127.0.0.1:${port}` }
+const env = { REDIS_URL: `redis://127.0.0.1:${port}`, ...(nodeRedis ? { SMOKE_NODE_REDIS: '1' } : {}) }
 let failed = 0
 try {
   for (const p of projects) {

@@ -33,7 +33,8 @@ async function main() {
   assert.equal(handled, 1)
   assert.ok(bodies.every((b) => b.id === '2'))
 
-  const client = new Redis(process.env.REDIS_URL)
+  const client = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false })
+  if (client.status !== 'ready') await new Promise((r) => client.once('ready', r))
   const store = new RedisStore({ client, prefix: `smoke-cjs-${process.pid}:` })
   const cache = new SingleFlightCache({ ttl: 5_000, store })
   let loads = 0
@@ -41,6 +42,20 @@ async function main() {
   assert.equal(loads, 1)
   store.close()
   await client.quit()
-  console.log('cjs-js: core, express 5, ioredis ok')
+  // node-redis (the `redis` package), when this @yieldpoint/redis supports it
+  if (process.env.SMOKE_NODE_REDIS) {
+    const { createClient } = require('redis')
+    const nodeRedis = createClient({ url: process.env.REDIS_URL, disableOfflineQueue: true })
+    nodeRedis.on('error', () => {})
+    await nodeRedis.connect()
+    const store2 = new RedisStore({ client: nodeRedis, prefix: `smoke-cjs-node-redis-${process.pid}:` })
+    const cache2 = new SingleFlightCache({ ttl: 5_000, store: store2 })
+    let loads2 = 0
+    await Promise.all(Array.from({ length: 20 }, () => cache2.getOrSet('k', async () => { loads2++; return 1 })))
+    assert.equal(loads2, 1)
+    store2.close()
+    await nodeRedis.quit()
+  }
+  console.log(`cjs-js: core, express 5, ioredis${process.env.SMOKE_NODE_REDIS ? ', node-redis' : ''} ok`)
 }
 main().catch((e) => { console.error(e); process.exit(1) })

@@ -32,7 +32,9 @@ assert.equal(handled, 1)
 assert.ok(bodies.every((b) => b.id === '1'))
 
 // ioredis: a SingleFlightCache backed by Redis makes one load for 20 concurrent callers
-const client = new Redis(process.env.REDIS_URL, { lazyConnect: false })
+// no offline queue: @yieldpoint/redis refuses clients that could run a command after its caller left
+const client = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false })
+if (client.status !== 'ready') await new Promise((r) => client.once('ready', r))
 const store = new RedisStore({ client, prefix: `smoke-esm-${process.pid}:` })
 const cache = new SingleFlightCache({ ttl: 5_000, store })
 let loads = 0
