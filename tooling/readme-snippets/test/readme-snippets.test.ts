@@ -97,14 +97,14 @@ describe('README snippets', () => {
   })
 
   it('the stand-ins type-check', () => {
-    for (const mode of Object.keys(modes)) expect(diagnostics.get(`${mode} ${standIns}`) ?? []).toEqual([])
+    for (const mode of Object.keys(modes)) expect((diagnostics.get(`${mode} ${standIns}`) ?? []).join('\n')).toBe('')
   })
 
   for (const s of snippets) {
     describe(`${s.id} (line ${s.line})`, () => {
       for (const mode of Object.keys(modes)) {
         it(`type-checks with moduleResolution ${mode}`, () => {
-          expect(diagnostics.get(`${mode} ${join(out, s.file)}`) ?? []).toEqual([])
+          expect((diagnostics.get(`${mode} ${join(out, s.file)}`) ?? []).join('\n'), `${s.id} (${s.readme} line ${s.line})`).toBe('')
         })
       }
       it('runs to completion', async () => {
@@ -122,7 +122,7 @@ describe('README snippets', () => {
         // A snippet that leaves a server, a timer or a connection open never exits: that is a
         // failure too (the reader's process would hang), reported by the test timeout.
         const [code] = (await once(child, 'exit')) as [number | null]
-        expect({ code, output }).toEqual({ code: 0, output: expect.any(String) })
+        expect(code, `${s.id} exited with ${code}:\n${output}`).toBe(0)
       })
     })
   }
