@@ -57,6 +57,12 @@ const mutants = [
   ['../nestjs/src/hold.ts', '          release()\n          return subscriber.error(error)', '          throw error', 'nestjs: a throwing Observable method gives the caller the error and frees the lock'],
   ['../nestjs/src/default-key.ts', '      if (proto !== Object.prototype && proto !== null) return unkeyable(', '      if (false) return unkeyable(', 'nestjs: the default key refuses what it cannot key faithfully'],
   ['../nestjs/src/request-key.ts', '  return `${scheme}://${(host ?? \'\').toLowerCase()}`', "  return ''", 'nestjs: the @Coalesce key holds scheme and host'],
+  ['../rxjs/src/with-guard.ts', '        subscriber.add(relay)\n        source.subscribe(relay)', '        source.subscribe(relay)\n        subscriber.add(relay)', 'rxjs: a guarded source is subscribed with the subscriber itself (sees closed)'],
+  ['../rxjs/src/with-guard.ts', '          withdraw()\n          release()', '          withdraw()', 'rxjs: unsubscribing releases before unsubscribe() returns'],
+  ['../rxjs/src/relay.ts', '  if (tearingDown > 0) {', '  if (false) {', 'rxjs: a waiter torn down by the same unsubscribe never starts its source'],
+  ['../rxjs/src/relay.ts', '    this.onEnd()\n    this.target.error(error)', '    this.target.error(error)\n    this.onEnd()', 'rxjs: the guard is released before an error is forwarded'],
+  ['../rxjs/src/with-guard.ts', '            while (!waiting && active < concurrent', '            while (active < concurrent', 'rxjs: permitMap keeps one wait open per stream'],
+  ['../rxjs/src/flight.ts', '        if (error === EMPTY_RESULT) subscriber.complete()', '        if (false) subscriber.complete()', 'rxjs: an empty factory completes empty'],
 ]
 let missed = 0
 for (const [file, from, to, rule] of mutants) {
