@@ -10,6 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync,
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeCharts } from './charts.mjs'
+import { checkBlocks } from './check-blocks.mjs'
 
 const docs = join(dirname(fileURLToPath(import.meta.url)), '..')
 const repo = join(docs, '..')
@@ -62,6 +63,12 @@ stage('guide snippets typecheck and run', () => {
   const r = run(bin('tsx'), ['scripts/run-snippets.mjs', ...files])
   if (r.status !== 0) throw new Error(r.stdout + r.stderr)
   return `${files.length} snippets`
+})
+
+stage('code blocks of the pages typecheck against the packages', () => {
+  const { blocks, errors } = checkBlocks(docs)
+  if (errors.length) throw new Error(errors.join('\n'))
+  return `${blocks} blocks`
 })
 
 stage('API reference from TSDoc (typedoc)', () => {
