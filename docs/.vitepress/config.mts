@@ -27,6 +27,7 @@ export default defineConfig({
       { text: 'Charts', link: '/charts/' },
       { text: 'Migrate', link: '/migrate/' },
       { text: 'Errors', link: '/errors/' },
+      { text: 'Packages', link: '/packages/' },
       { text: 'API', link: '/api/' },
     ],
     sidebar: {
