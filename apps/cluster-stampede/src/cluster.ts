@@ -13,7 +13,11 @@ export interface ClusterProcess {
 /** Starts `n` worker processes (see worker.ts), with or without Redis. */
 export function startCluster(n: number, upstream: string, redisUrl?: string, prefix = `cluster:${Date.now()}:`): Promise<ClusterProcess[]> {
   const script = fileURLToPath(new URL('./worker.ts', import.meta.url))
-  return Promise.all(Array.from({ length: n }, () => spawnServer<{ url: string; pid: number }>(script, { UPSTREAM: upstream, PREFIX: prefix, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) })))
+  return Promise.all(
+    Array.from({ length: n }, () =>
+      spawnServer<{ url: string; pid: number }>(script, { UPSTREAM: upstream, PREFIX: prefix, ...(redisUrl ? { REDIS_URL: redisUrl } : {}) }),
+    ),
+  )
 }
 
 export function stopCluster(cluster: ClusterProcess[]): void {
@@ -25,7 +29,14 @@ export function stopCluster(cluster: ClusterProcess[]): void {
  * process dies is retried on the next one — what a load balancer does — so every request is
  * answered while at least one process lives.
  */
-export async function clusterStampede(strategy: string, cluster: ClusterProcess[], upstream: string, path: string, n: number, onFirstUpstreamCall?: () => void): Promise<StampedeRow & { retried: number }> {
+export async function clusterStampede(
+  strategy: string,
+  cluster: ClusterProcess[],
+  upstream: string,
+  path: string,
+  n: number,
+  onFirstUpstreamCall?: () => void,
+): Promise<StampedeRow & { retried: number }> {
   await fetch(`${upstream}/reset`, { method: 'POST' })
   let retried = 0
   let watching = onFirstUpstreamCall !== undefined
@@ -72,7 +83,9 @@ export async function startRedis(): Promise<{ url: string; stop: () => void } | 
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
   const { port } = probe.address() as { port: number }
   await new Promise((r) => probe.close(r))
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
   for await (const chunk of child.stdout!) if (String(chunk).includes('Ready to accept connections')) break
   child.stdout!.resume()
   return { url: `redis://127.0.0.1:${port}`, stop: () => void child.kill('SIGKILL') }

@@ -127,7 +127,8 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
 
   const add = (chunk: unknown, encoding: unknown): void => {
     if (chunk === undefined || chunk === null || tooBig || state !== 'running') return
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.from(chunk as Uint8Array)
+    const buf =
+      typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.from(chunk as Uint8Array)
     size += buf.length
     if (size > options.maxBodySize) {
       tooBig = true
@@ -207,7 +208,7 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
       headers[name] = value
     }
     const cacheControl = String(sent['cache-control'] ?? '').toLowerCase()
-    const names = String(sent['vary'] ?? '')
+    const names = String(sent.vary ?? '')
       .toLowerCase()
       .split(',')
       .map((s) => s.trim())

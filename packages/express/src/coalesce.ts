@@ -28,9 +28,16 @@ export interface CoalesceOptions extends Pick<SingleFlightCacheOptions<string, C
    * added to it.
    */
   key?: (req: Request) => string
-  /** Statuses that may be kept by the micro-cache. Default: 2xx except 206. Other statuses are still shared with the requests waiting at that moment, never kept. */
+  /**
+   * Statuses that may be kept by the micro-cache. Default: 2xx except 206. Other statuses are still
+   * shared with the requests waiting at that moment, never kept.
+   */
   cacheStatuses?: (status: number) => boolean
-  /** Requests carrying any of `credentialHeaders`: `'partition'` (default) coalesces only requests with the same values; `'bypass'` never coalesces them; `'ignore'` treats them like any other (only if the response never depends on the user). */
+  /**
+   * Requests carrying any of `credentialHeaders`: `'partition'` (default) coalesces only requests
+   * with the same values; `'bypass'` never coalesces them; `'ignore'` treats them like any other
+   * (only if the response never depends on the user).
+   */
   credentials?: 'partition' | 'bypass' | 'ignore'
   /** Request headers that identify a user. Default `['authorization', 'cookie']`. Any other per-user input must be in the key. */
   credentialHeaders?: string[]
@@ -42,7 +49,11 @@ export interface CoalesceOptions extends Pick<SingleFlightCacheOptions<string, C
   header?: string | false
   /** Add `Server-Timing: coalesce-wait;dur=…, coalesce-load;dur=…` (how long this request waited; how long the handler took). Default true. */
   serverTiming?: boolean
-  /** The cache to use — e.g. one with a Redis `store`, shared between processes. Default: an in-memory one built from `ttl`, `staleWhileRevalidate`, `staleIfError`, `store`, `max`, `maxBytes` (which are refused next to `cache`). */
+  /**
+   * The cache to use — e.g. one with a Redis `store`, shared between processes. Default: an
+   * in-memory one built from `ttl`, `staleWhileRevalidate`, `staleIfError`, `store`, `max`,
+   * `maxBytes` (which are refused next to `cache`).
+   */
   cache?: SingleFlightCache<string, CapturedResponse>
   /** Most responses kept in memory by the default store. Default 1,000. */
   max?: number
@@ -79,7 +90,8 @@ function fail(message: string): never {
 
 function duration(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) fail(`${name} must be a number of milliseconds >= 0 (Infinity for no limit), got ${String(value)}.`)
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0)
+    fail(`${name} must be a number of milliseconds >= 0 (Infinity for no limit), got ${String(value)}.`)
   return value
 }
 
@@ -125,11 +137,14 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
   const unsafe = [...methods].filter((m) => !SAFE_METHODS.has(m))
   if (unsafe.length && keyOf === undefined) {
     fail(
-      `methods includes ${unsafe.join(', ')}: requests with these methods carry bodies that change the answer, and the default key (the URL) would merge requests whose bodies differ. Give a key function that includes everything the response depends on (e.g. a hash of the body), or leave them out.`,
+      `methods includes ${unsafe.join(', ')}: requests with these methods carry bodies that change the answer, and the default key ` +
+        '(the URL) would merge requests whose bodies differ. Give a key function that includes everything the response depends on ' +
+        '(e.g. a hash of the body), or leave them out.',
     )
   }
   const credentials = options.credentials ?? 'partition'
-  if (!['partition', 'bypass', 'ignore'].includes(credentials)) fail(`credentials must be 'partition', 'bypass' or 'ignore', got ${JSON.stringify(credentials)}.`)
+  if (!['partition', 'bypass', 'ignore'].includes(credentials))
+    fail(`credentials must be 'partition', 'bypass' or 'ignore', got ${JSON.stringify(credentials)}.`)
   const credentialHeaders = options.credentialHeaders ?? ['authorization', 'cookie']
   if (!Array.isArray(credentialHeaders) || credentialHeaders.some((h) => typeof h !== 'string' || h === '')) {
     fail(`credentialHeaders must be an array of request header names like ['authorization', 'cookie', 'x-api-key'], got ${String(credentialHeaders)}.`)
@@ -147,7 +162,8 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
   if (options.cache !== undefined) {
     if (!(options.cache instanceof SingleFlightCache)) fail('cache must be a SingleFlightCache<string, CapturedResponse>.')
     const beside = DEFAULT_CACHE_OPTIONS.filter((name) => options[name] !== undefined)
-    if (beside.length) fail(`${beside.join(', ')} configure the default cache and would be ignored next to cache: set them on the SingleFlightCache you pass, or drop cache.`)
+    if (beside.length)
+      fail(`${beside.join(', ')} configure the default cache and would be ignored next to cache: set them on the SingleFlightCache you pass, or drop cache.`)
     cache = options.cache
   } else {
     const ttl = duration(options.ttl, 'ttl', 0)
@@ -155,7 +171,12 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
       ttl,
       staleWhileRevalidate: duration(options.staleWhileRevalidate, 'staleWhileRevalidate', 0),
       staleIfError: duration(options.staleIfError, 'staleIfError', 0),
-      store: options.store ?? new ByteBudgetStore({ max: count(options.max, 'max', 1_000, 'responses kept'), maxBytes: count(options.maxBytes, 'maxBytes', 64 * 1024 * 1024, 'bytes kept') }),
+      store:
+        options.store ??
+        new ByteBudgetStore({
+          max: count(options.max, 'max', 1_000, 'responses kept'),
+          maxBytes: count(options.maxBytes, 'maxBytes', 64 * 1024 * 1024, 'bytes kept'),
+        }),
       // A handler never calls back into this middleware for the same request.
       detectReentrancy: false,
     })
@@ -180,15 +201,15 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
     if (extra['server-timing'] && own !== undefined) extra['server-timing'] = `${String(own)}, ${extra['server-timing']}`
     if (header) extra[header] = how
     if ((how === 'hit' || how === 'stale') && response.storedAt !== undefined) {
-      const age = Math.max(0, Math.floor((Date.now() - response.storedAt) / 1000)) + (Number(response.headers['age']) || 0)
-      extra['age'] = String(age)
+      const age = Math.max(0, Math.floor((Date.now() - response.storedAt) / 1000)) + (Number(response.headers.age) || 0)
+      extra.age = String(age)
     }
     return extra
   }
 
   const handle = async (req: Request, res: Response, next: NextFunction, base: string, attempt: number, arrived: number): Promise<void> => {
     const knownVary = varyByBase.get(base)
-    const key = knownVary && knownVary.length ? `${base} vary:${varyValues(req, knownVary)}` : base
+    const key = knownVary?.length ? `${base} vary:${varyValues(req, knownVary)}` : base
     const signal = requestSignal(req, res)
     const status: { result?: CacheResult } = {}
     let own: Capture | undefined
@@ -221,7 +242,11 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
     }
     let response: CapturedResponse
     try {
-      response = await cache.getOrSet(key, lead as (ctx: LoaderContext<string, CapturedResponse>) => Promise<CapturedResponse>, { signal, timeout: followerTimeout, status })
+      response = await cache.getOrSet(key, lead as (ctx: LoaderContext<string, CapturedResponse>) => Promise<CapturedResponse>, {
+        signal,
+        timeout: followerTimeout,
+        status,
+      })
     } catch (error) {
       if (own) return answerHeldBack(res, own, undefined, arrived)
       if (signal.aborted) return // a gone client needs nothing
@@ -247,12 +272,22 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
     if (!own.buffered) return
     if (mine === undefined) return // broke off: nothing to send
     // Its own response unless it is an error the cache answered with the stale copy instead.
-    if (offered === undefined || offered === mine || !mine.shareable || cacheable(mine.status)) return own.flush({ ...timing(0, mine.loadMs), ...(header ? { [header]: 'leader' } : {}) })
+    if (offered === undefined || offered === mine || !mine.shareable || cacheable(mine.status))
+      return own.flush({ ...timing(0, mine.loadMs), ...(header ? { [header]: 'leader' } : {}) })
     own.discard()
     replayResponse(res, offered, extraHeaders(offered, 'stale', performance.now() - arrived))
   }
 
-  const replay = (req: Request, res: Response, next: NextFunction, base: string, attempt: number, response: CapturedResponse, how: string, arrived: number): Promise<void> | void => {
+  const replay = (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    base: string,
+    attempt: number,
+    response: CapturedResponse,
+    how: string,
+    arrived: number,
+  ): Promise<void> | void => {
     if (response.vary.length && response.varyValues !== varyValues(req, response.vary)) {
       // The leader's request differed in a header its response varies on. Now that the URL's
       // Vary is known, coalesce again under this request's own variant.

@@ -32,7 +32,9 @@ export interface ConcurrencyLimitOptions extends Pick<SerializeOptions, 'timeout
  */
 export function concurrencyLimit(options: ConcurrencyLimitOptions): RequestHandler & { semaphore: Semaphore } {
   if (options === null || typeof options !== 'object' || !Number.isSafeInteger(options.permits) || options.permits < 1) {
-    throw new InvalidArgumentError(`concurrencyLimit({ permits }): permits must be an integer >= 1 (requests handled at once), got ${JSON.stringify(options?.permits)}.`)
+    throw new InvalidArgumentError(
+      `concurrencyLimit({ permits }): permits must be an integer >= 1 (requests handled at once), got ${JSON.stringify(options?.permits)}.`,
+    )
   }
   const queue = options.queue ?? Infinity
   if (typeof queue !== 'number' || Number.isNaN(queue) || queue < 0) {

@@ -11,7 +11,13 @@ import { onHandlerDone, requestSignal } from './request-signal'
  * `serialize()` and `concurrencyLimit()`.
  * @internal
  */
-export async function holdForResponse(req: Request, res: Response, next: NextFunction, acquire: (signal: AbortSignal) => Promise<Guard>, retryAfter: string): Promise<void> {
+export async function holdForResponse(
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  acquire: (signal: AbortSignal) => Promise<Guard>,
+  retryAfter: string,
+): Promise<void> {
   const signal = requestSignal(req, res)
   let guard: Guard
   try {

@@ -12,7 +12,7 @@ import type { Request } from 'express'
 export function origin(req: Request): string {
   const trust = req.app.get('trust proxy fn') as ((address: string | undefined, hop: number) => boolean) | undefined
   let host = req.get('x-forwarded-host')
-  if (!host || !trust || !trust(req.socket.remoteAddress, 0)) host = req.get('host')
+  if (!host || !trust?.(req.socket.remoteAddress, 0)) host = req.get('host')
   else if (host.includes(',')) host = host.slice(0, host.indexOf(',')).trimEnd()
   return `${req.protocol}://${(host ?? '').toLowerCase()}`
 }

@@ -37,7 +37,8 @@ export function serialize(options: SerializeOptions): RequestHandler & { lock: K
   }
   const timeout = checkTimeout(options.timeout, 'serialize')
   const retryAfter = checkRetryAfter(options.retryAfter, 'serialize')
-  if (options.lock !== undefined && !(options.lock instanceof KeyedLock)) throw new InvalidArgumentError('serialize({ lock }): lock must be a KeyedLock<string>.')
+  if (options.lock !== undefined && !(options.lock instanceof KeyedLock))
+    throw new InvalidArgumentError('serialize({ lock }): lock must be a KeyedLock<string>.')
   const lock = options.lock ?? new KeyedLock<string>()
   const middleware = function serializeMiddleware(req: Request, res: Response, next: NextFunction): void {
     holdForResponse(req, res, next, (signal) => lock.acquire(options.key(req), { signal, timeout }), retryAfter).catch(next)
@@ -49,7 +50,9 @@ export function serialize(options: SerializeOptions): RequestHandler & { lock: K
 export function checkTimeout(timeout: unknown, api: string): number | undefined {
   if (timeout === undefined) return undefined
   if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
-    throw new InvalidArgumentError(`${api}({ timeout }): timeout must be a number of milliseconds >= 0 (Infinity to wait as long as the client does), got ${String(timeout)}.`)
+    throw new InvalidArgumentError(
+      `${api}({ timeout }): timeout must be a number of milliseconds >= 0 (Infinity to wait as long as the client does), got ${String(timeout)}.`,
+    )
   }
   return timeout
 }

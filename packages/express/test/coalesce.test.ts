@@ -81,7 +81,7 @@ describe.each(expressVersions)('coalesce() on %s', (_name, express) => {
     try {
       const users = Array.from({ length: 200 }, (_, i) => `Bearer user-${i % 2}`)
       const bodies = await Promise.all(users.map((auth) => fetch(`${server.url}/me`, { headers: { authorization: auth } }).then((r) => r.json())))
-      bodies.forEach((b, i) => expect(b).toEqual({ user: users[i] }))
+      for (const [i, b] of bodies.entries()) expect(b).toEqual({ user: users[i] })
       expect(upstreamCalls).toBe(2) // still coalesced per user
     } finally {
       await server.close()
@@ -312,7 +312,7 @@ describe.each(expressVersions)('coalesce() on %s', (_name, express) => {
     try {
       const langs = Array.from({ length: 40 }, (_, i) => (i % 2 ? 'fr' : 'de'))
       const bodies = await Promise.all(langs.map((l) => fetch(`${server.url}/v`, { headers: { 'accept-language': l } }).then((r) => r.text())))
-      bodies.forEach((b, i) => expect(b).toBe(`hello in ${langs[i]}`))
+      for (const [i, b] of bodies.entries()) expect(b).toBe(`hello in ${langs[i]}`)
       expect(vruns).toBeLessThanOrEqual(3) // the first leader, then one per other variant
       // later requests are cached per variant
       const fr = await fetch(`${server.url}/v`, { headers: { 'accept-language': 'fr' } })

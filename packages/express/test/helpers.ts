@@ -54,7 +54,10 @@ export interface RawResponse {
  * A plain node:http request: any `Host` header, no automatic decompression (fetch would decode
  * gzip and hide a corrupt response). Rejects if the connection breaks before the body ends.
  */
-export function request(url: string, options: { method?: string; headers?: Record<string, string>; signal?: AbortSignal; onResponse?: () => void } = {}): Promise<RawResponse> {
+export function request(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; signal?: AbortSignal; onResponse?: () => void } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, signal: options.signal, agent: false }, (res) => {
       options.onResponse?.()

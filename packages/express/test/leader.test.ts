@@ -100,7 +100,12 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
 
   it('6. staleIfError protects the request that leads the refresh too (RFC 5861)', async () => {
     let clock = 0
-    const cache = new SingleFlightCache<string, CapturedResponse>({ ttl: 100, staleIfError: 60_000, now: () => clock, store: new ByteBudgetStore({ max: 10, maxBytes: 1e6 }) })
+    const cache = new SingleFlightCache<string, CapturedResponse>({
+      ttl: 100,
+      staleIfError: 60_000,
+      now: () => clock,
+      store: new ByteBudgetStore({ max: 10, maxBytes: 1e6 }),
+    })
     const app = express()
     let failing = false
     let runs = 0

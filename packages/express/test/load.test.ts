@@ -35,7 +35,12 @@ function user(i: number) {
   if (i % 4 === 0 || i % 4 === 2) headers.authorization = `Bearer user-${i}`
   if (i % 4 === 1 || i % 4 === 2) headers.cookie = `sid=user-${i}`
   if (i % 4 === 3) headers['x-api-key'] = `key-${i}`
-  return { headers, tenant: TENANTS[i % TENANTS.length]!, proto: i % 5 === 0 ? 'http' : 'https', identity: `${headers.authorization ?? ''}|${headers.cookie ?? ''}|${headers['x-api-key'] ?? ''}` }
+  return {
+    headers,
+    tenant: TENANTS[i % TENANTS.length]!,
+    proto: i % 5 === 0 ? 'http' : 'https',
+    identity: `${headers.authorization ?? ''}|${headers.cookie ?? ''}|${headers['x-api-key'] ?? ''}`,
+  }
 }
 
 function decode(encoding: string | undefined, body: Buffer): string {
@@ -110,7 +115,12 @@ describe('mixed-user load through a proxy and compression()', () => {
     // The proxy: sets Host and X-Forwarded-* from what the client asked for, passes bytes through.
     const upstreamAgent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT })
     const proxy = createServer((req, res) => {
-      const headers = { ...req.headers, host: 'app.internal', 'x-forwarded-host': String(req.headers['x-tenant']), 'x-forwarded-proto': String(req.headers['x-proto']) }
+      const headers = {
+        ...req.headers,
+        host: 'app.internal',
+        'x-forwarded-host': String(req.headers['x-tenant']),
+        'x-forwarded-proto': String(req.headers['x-proto']),
+      }
       const up = httpRequest({ host: appUrl.hostname, port: appUrl.port, path: req.url, method: req.method, headers, agent: upstreamAgent }, (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers)
         upRes.pipe(res)
@@ -123,7 +133,21 @@ describe('mixed-user load through a proxy and compression()', () => {
     })
     const proxyUrl = new URL(await listen(proxy))
 
-    const figures: Figures = { requests: 0, completed: 0, aborted: 0, wrongUser: 0, wrongHost: 0, wrongRequestId: 0, undecodable: 0, unaskedEncoding: 0, statuses: {}, how: {}, handlerRuns: 0, stuckKeys: 0, handlersRunning: 0 }
+    const figures: Figures = {
+      requests: 0,
+      completed: 0,
+      aborted: 0,
+      wrongUser: 0,
+      wrongHost: 0,
+      wrongRequestId: 0,
+      undecodable: 0,
+      unaskedEncoding: 0,
+      statuses: {},
+      how: {},
+      handlerRuns: 0,
+      stuckKeys: 0,
+      handlersRunning: 0,
+    }
     const clientAgent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT })
     const paths = ['/me', '/config', '/feed', '/me?view=full', '/config?lang=fr']
 

@@ -1,4 +1,13 @@
-import { applyDecorators, Inject, Injectable, SetMetadata, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common'
+import {
+  applyDecorators,
+  Inject,
+  Injectable,
+  SetMetadata,
+  UseInterceptors,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common'
 import { Reflector } from '@nestjs/core'
 import { InvalidArgumentError, TimeoutError, type GetOrSetOptions } from '@yieldpoint/core'
 import { lastValueFrom, type Observable } from 'rxjs'
@@ -17,7 +26,10 @@ export interface CoalesceOptions extends Pick<GetOrSetOptions, 'ttl'> {
   // ttl: cache the handler's result this long (ms). Default 0: only concurrent requests share it.
   /** The resource part of the key. Default: the URL. The method, scheme and host, credential partition and revalidation preconditions are always added. */
   key?: (request: CoalescedRequest) => string
-  /** Requests carrying any of `credentialHeaders`: `'partition'` (default) shares only between identical credentials, `'bypass'` never shares, `'ignore'` shares with anyone. */
+  /**
+   * Requests carrying any of `credentialHeaders`: `'partition'` (default) shares only between
+   * identical credentials, `'bypass'` never shares, `'ignore'` shares with anyone.
+   */
   credentials?: 'partition' | 'bypass' | 'ignore'
   /** Request headers that identify a user. Default `['authorization', 'cookie']`. Any other per-user input must be in the key. */
   credentialHeaders?: string[]
@@ -53,7 +65,8 @@ function resolveOptions(options: unknown): typeof DEFAULTS {
     const v = o[name]
     if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v) || v < 0)) fail(`${name} must be a number of milliseconds >= 0, got ${String(v)}.`)
   }
-  if (o.credentials !== undefined && !['partition', 'bypass', 'ignore'].includes(o.credentials)) fail(`credentials must be 'partition', 'bypass' or 'ignore', got ${JSON.stringify(o.credentials)}.`)
+  if (o.credentials !== undefined && !['partition', 'bypass', 'ignore'].includes(o.credentials))
+    fail(`credentials must be 'partition', 'bypass' or 'ignore', got ${JSON.stringify(o.credentials)}.`)
   if (o.credentialHeaders !== undefined && (!Array.isArray(o.credentialHeaders) || o.credentialHeaders.some((h) => typeof h !== 'string' || h === ''))) {
     fail(`credentialHeaders must be an array of request header names like ['authorization', 'cookie', 'x-api-key'].`)
   }
@@ -86,7 +99,9 @@ export class CoalesceInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<CoalescedRequest>()
     if (request.method !== 'GET' && request.method !== 'HEAD') return next.handle()
     for (const h of BYPASS_HEADERS) if (request.headers[h] !== undefined) return next.handle()
-    const options = resolveOptions(this.reflector.getAllAndOverride<CoalesceOptions | undefined>(COALESCE_OPTIONS, [context.getHandler(), context.getClass()]) ?? {})
+    const options = resolveOptions(
+      this.reflector.getAllAndOverride<CoalesceOptions | undefined>(COALESCE_OPTIONS, [context.getHandler(), context.getClass()]) ?? {},
+    )
     const partition = options.credentials === 'ignore' ? '' : credentialPartition(request, options.credentialHeaders)
     if (partition && options.credentials === 'bypass') return next.handle()
     let key = `coalesce:${request.method} ${origin(request)} ${options.key ? options.key(request) : (request.originalUrl ?? request.url)}`

@@ -45,16 +45,18 @@ export interface CallOptions<A extends unknown[] = unknown[]> extends Pick<WaitO
  * const lockAccount: TypedMethodDecorator<[id: string]> = WithLock((id: string) => id)
  * ```
  */
-export type TypedMethodDecorator<A extends unknown[]> = <T extends (...args: any[]) => unknown>( // eslint-disable-line @typescript-eslint/no-explicit-any
+export type TypedMethodDecorator<A extends unknown[]> = <T extends (...args: any[]) => unknown>(
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   target: object,
   propertyKey: string | symbol,
-  descriptor: TypedPropertyDescriptor<T> & (T extends (...args: infer P) => unknown ? (((...args: A) => unknown) extends (...args: P) => unknown ? unknown : never) : never),
+  descriptor: TypedPropertyDescriptor<T> &
+    (T extends (...args: infer P) => unknown ? (((...args: A) => unknown) extends (...args: P) => unknown ? unknown : never) : never),
 ) => void
 
 function injectService(target: object): void {
   // One property injection per class, however many methods are decorated. If YieldpointModule
   // is not imported, Nest fails at bootstrap naming YieldpointService as the missing provider.
-  if (Object.prototype.hasOwnProperty.call(target, INJECTED)) return
+  if (Object.hasOwn(target, INJECTED)) return
   Object.defineProperty(target, INJECTED, { value: true })
   Inject(YieldpointService)(target, SERVICE)
 }
@@ -63,7 +65,8 @@ function serviceOf(instance: unknown, where: string): YieldpointService {
   const service = (instance as Record<string, YieldpointService | undefined> | undefined)?.[SERVICE]
   if (service === undefined) {
     throw new InvalidArgumentError(
-      `${where}: no YieldpointService on this instance. Import YieldpointModule.forRoot() in your root module, and let Nest create this class (a provider or controller), not \`new\`.`,
+      `${where}: no YieldpointService on this instance. Import YieldpointModule.forRoot() in your root module, ` +
+        'and let Nest create this class (a provider or controller), not `new`.',
     )
   }
   return service
@@ -86,7 +89,8 @@ function wrap(target: object, key: string | symbol, descriptor: PropertyDescript
 
 /** Checks `{ timeout, signal, returns }` when the decorator is created. */
 function checkCallOptions(options: unknown, name: string): CallOptions<unknown[]> {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`@${name}(): options must be an object like { timeout: 2_000 }, got ${String(options)}.`)
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError(`@${name}(): options must be an object like { timeout: 2_000 }, got ${String(options)}.`)
   const { timeout, signal, returns } = options as CallOptions<unknown[]>
   if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)) {
     throw new InvalidArgumentError(`@${name}({ timeout }): timeout must be a number of milliseconds >= 0 (Infinity for none), got ${String(timeout)}.`)
@@ -141,26 +145,36 @@ export interface SingleFlightOptions<A extends unknown[] = unknown[]> extends Ca
  */
 export function SingleFlight<A extends unknown[] = unknown[]>(options: SingleFlightOptions<A> = {}): TypedMethodDecorator<A> {
   const checked = checkCallOptions(options, 'SingleFlight') as SingleFlightOptions<unknown[]>
-  if (checked.key !== undefined && typeof checked.key !== 'function') throw new InvalidArgumentError('@SingleFlight({ key }): key must be a function (...args) => string.')
+  if (checked.key !== undefined && typeof checked.key !== 'function')
+    throw new InvalidArgumentError('@SingleFlight({ key }): key must be a function (...args) => string.')
   if (checked.ttl !== undefined && (typeof checked.ttl !== 'number' || Number.isNaN(checked.ttl) || checked.ttl < 0)) {
     throw new InvalidArgumentError(`@SingleFlight({ ttl }): ttl must be a number of milliseconds >= 0, got ${String(checked.ttl)}.`)
   }
   return ((target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor) => {
     const observable = returnsObservable(target, propertyKey, checked.returns)
-    wrap(target, propertyKey, descriptor, 'SingleFlight', (original, where) =>
-      function (this: unknown, ...args: unknown[]) {
-        let key: string
-        try {
-          key = checked.key ? checked.key(...args) : defaultKey(where, args)
-        } catch (error) {
-          return failedCall(observable, error)
-        }
-        const cache = serviceOf(this, where).cache
-        const own = signalOf(checked, args)
-        const call = (signal?: AbortSignal): Promise<unknown> =>
-          cache.getOrSet(key, ({ signal: loadSignal }) => settleResult(original.apply(this, args), loadSignal), { signal: bothSignals(own, signal), timeout: checked.timeout, ttl: checked.ttl })
-        return observable ? observeCall(call) : call()
-      },
+    wrap(
+      target,
+      propertyKey,
+      descriptor,
+      'SingleFlight',
+      (original, where) =>
+        function (this: unknown, ...args: unknown[]) {
+          let key: string
+          try {
+            key = checked.key ? checked.key(...args) : defaultKey(where, args)
+          } catch (error) {
+            return failedCall(observable, error)
+          }
+          const cache = serviceOf(this, where).cache
+          const own = signalOf(checked, args)
+          const call = (signal?: AbortSignal): Promise<unknown> =>
+            cache.getOrSet(key, ({ signal: loadSignal }) => settleResult(original.apply(this, args), loadSignal), {
+              signal: bothSignals(own, signal),
+              timeout: checked.timeout,
+              ttl: checked.ttl,
+            })
+          return observable ? observeCall(call) : call()
+        },
     )
   }) as TypedMethodDecorator<A>
 }
@@ -179,22 +193,32 @@ export function SingleFlight<A extends unknown[] = unknown[]>(options: SingleFli
  * @throws {@link InvalidArgumentError} for an invalid key or options, when the decorator is created.
  */
 export function WithLock<A extends unknown[] = unknown[]>(key: string | ((...args: A) => string), options: CallOptions<A> = {}): TypedMethodDecorator<A> {
-  if (typeof key !== 'string' && typeof key !== 'function') throw new InvalidArgumentError('@WithLock(key): key must be a string or a function (...args) => string.')
+  if (typeof key !== 'string' && typeof key !== 'function')
+    throw new InvalidArgumentError('@WithLock(key): key must be a string or a function (...args) => string.')
   const checked = checkCallOptions(options, 'WithLock')
   return ((target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor) => {
     const observable = returnsObservable(target, propertyKey, checked.returns)
-    wrap(target, propertyKey, descriptor, 'WithLock', (original, where) =>
-      function (this: unknown, ...args: unknown[]) {
-        let k: string
-        try {
-          k = typeof key === 'function' ? (key as (...a: unknown[]) => string)(...args) : key
-        } catch (error) {
-          return failedCall(observable, error)
-        }
-        const locks = serviceOf(this, where).locks
-        const own = signalOf(checked, args)
-        return holdWhile(observable, (signal) => locks.acquire(k, { signal: bothSignals(own, signal), timeout: checked.timeout }), () => original.apply(this, args))
-      },
+    wrap(
+      target,
+      propertyKey,
+      descriptor,
+      'WithLock',
+      (original, where) =>
+        function (this: unknown, ...args: unknown[]) {
+          let k: string
+          try {
+            k = typeof key === 'function' ? (key as (...a: unknown[]) => string)(...args) : key
+          } catch (error) {
+            return failedCall(observable, error)
+          }
+          const locks = serviceOf(this, where).locks
+          const own = signalOf(checked, args)
+          return holdWhile(
+            observable,
+            (signal) => locks.acquire(k, { signal: bothSignals(own, signal), timeout: checked.timeout }),
+            () => original.apply(this, args),
+          )
+        },
     )
   }) as TypedMethodDecorator<A>
 }
@@ -230,12 +254,21 @@ export function Concurrency<A extends unknown[] = unknown[]>(options: Concurrenc
   }
   return ((target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor) => {
     const observable = returnsObservable(target, propertyKey, checked.returns)
-    wrap(target, propertyKey, descriptor, 'Concurrency', (original, where) =>
-      function (this: unknown, ...args: unknown[]) {
-        const sem = serviceOf(this, where).semaphore(where, checked.permits)
-        const own = signalOf(checked, args)
-        return holdWhile(observable, (signal) => sem.acquire({ signal: bothSignals(own, signal), timeout: checked.timeout }), () => original.apply(this, args))
-      },
+    wrap(
+      target,
+      propertyKey,
+      descriptor,
+      'Concurrency',
+      (original, where) =>
+        function (this: unknown, ...args: unknown[]) {
+          const sem = serviceOf(this, where).semaphore(where, checked.permits)
+          const own = signalOf(checked, args)
+          return holdWhile(
+            observable,
+            (signal) => sem.acquire({ signal: bothSignals(own, signal), timeout: checked.timeout }),
+            () => original.apply(this, args),
+          )
+        },
     )
   }) as TypedMethodDecorator<A>
 }

@@ -52,6 +52,7 @@ function encode(value: unknown, where: string, path: string, seen: Set<object>):
 
 function unkeyable(where: string, path: string, what: string): never {
   throw new InvalidArgumentError(
-    `@SingleFlight() on ${where}: ${path} is ${what}, which the default key cannot tell apart from other values (calls that differ would share one result). Pass a key option, e.g. @SingleFlight({ key: (user) => \`profile:\${user.id}\` }).`,
+    `@SingleFlight() on ${where}: ${path} is ${what}, which the default key cannot tell apart from other values ` +
+      "(calls that differ would share one result). Pass a key option, e.g. @SingleFlight({ key: (user) => 'profile:' + user.id }).",
   )
 }

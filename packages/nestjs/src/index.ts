@@ -1,6 +1,6 @@
 export { YieldpointModule } from './yieldpoint.module'
 export { YieldpointService } from './yieldpoint.service'
-export { type YieldpointModuleOptions } from './yieldpoint.module-definition'
+export type { YieldpointModuleOptions } from './yieldpoint.module-definition'
 /**
  * The injection token of the options given to `YieldpointModule.forRoot()` / `forRootAsync()`.
  * @example
@@ -9,6 +9,15 @@ export { type YieldpointModuleOptions } from './yieldpoint.module-definition'
  * ```
  */
 export { MODULE_OPTIONS_TOKEN as YIELDPOINT_MODULE_OPTIONS } from './yieldpoint.module-definition'
-export { SingleFlight, WithLock, Concurrency, type SingleFlightOptions, type ConcurrencyOptions, type CallOptions, type TypedMethodDecorator, type Returns } from './decorators'
+export {
+  SingleFlight,
+  WithLock,
+  Concurrency,
+  type SingleFlightOptions,
+  type ConcurrencyOptions,
+  type CallOptions,
+  type TypedMethodDecorator,
+  type Returns,
+} from './decorators'
 export { Coalesce, CoalesceInterceptor, COALESCE_OPTIONS, type CoalesceOptions } from './coalesce.interceptor'
 export type { CoalescedRequest } from './request-key'

@@ -30,7 +30,8 @@ export function origin(request: CoalescedRequest): string {
     return Array.isArray(v) ? v[0] : v
   }
   let host: string | undefined
-  const trust = typeof req.app?.get === 'function' ? (req.app.get('trust proxy fn') as ((address: string | undefined, hop: number) => boolean) | undefined) : undefined
+  const trust =
+    typeof req.app?.get === 'function' ? (req.app.get('trust proxy fn') as ((address: string | undefined, hop: number) => boolean) | undefined) : undefined
   if (trust !== undefined) {
     host = header('x-forwarded-host')
     if (!host || !trust(req.socket?.remoteAddress, 0)) host = header('host')

@@ -20,7 +20,9 @@ export interface YieldpointModuleOptions {
   locks?: KeyedLock<string>
 }
 
-export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<YieldpointModuleOptions>({ moduleName: 'Yieldpoint' })
+export const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<YieldpointModuleOptions>({
+  moduleName: 'Yieldpoint',
+})
   .setClassMethodName('forRoot')
   .setExtras({ isGlobal: false }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
   .build()

@@ -22,9 +22,13 @@ export class YieldpointService {
   constructor(@Inject(MODULE_OPTIONS_TOKEN) options: YieldpointModuleOptions) {
     const cache = options?.cache
     if (cache instanceof SingleFlightCache && options.store !== undefined) {
-      throw new InvalidArgumentError('YieldpointModule.forRoot({ cache, store }): store configures a new cache and would be ignored next to a SingleFlightCache instance: build that cache with the store, or pass cache options.')
+      throw new InvalidArgumentError(
+        'YieldpointModule.forRoot({ cache, store }): store configures a new cache and would be ignored next to a SingleFlightCache ' +
+          'instance: build that cache with the store, or pass cache options.',
+      )
     }
-    if (options?.locks !== undefined && !(options.locks instanceof KeyedLock)) throw new InvalidArgumentError('YieldpointModule.forRoot({ locks }): locks must be a KeyedLock<string>.')
+    if (options?.locks !== undefined && !(options.locks instanceof KeyedLock))
+      throw new InvalidArgumentError('YieldpointModule.forRoot({ locks }): locks must be a KeyedLock<string>.')
     this.cache =
       cache instanceof SingleFlightCache
         ? cache
@@ -37,10 +41,13 @@ export class YieldpointService {
    * @throws {@link InvalidArgumentError} if `name` exists with a different number of permits.
    */
   semaphore(name: string, permits: number): Semaphore {
-    if (!Number.isSafeInteger(permits) || permits < 1) throw new InvalidArgumentError(`YieldpointService.semaphore(name, permits): permits must be an integer >= 1, got ${String(permits)}.`)
+    if (!Number.isSafeInteger(permits) || permits < 1)
+      throw new InvalidArgumentError(`YieldpointService.semaphore(name, permits): permits must be an integer >= 1, got ${String(permits)}.`)
     const known = this.sizes.get(name)
     if (known !== undefined && known !== permits) {
-      throw new InvalidArgumentError(`YieldpointService.semaphore(${JSON.stringify(name)}, ${permits}): this semaphore already exists with ${known} permits; use one number per name.`)
+      throw new InvalidArgumentError(
+        `YieldpointService.semaphore(${JSON.stringify(name)}, ${permits}): this semaphore already exists with ${known} permits; use one number per name.`,
+      )
     }
     this.sizes.set(name, permits)
     let sem = this.semaphores.get(name)

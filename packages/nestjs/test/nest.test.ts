@@ -114,9 +114,9 @@ describe('@yieldpoint/nestjs', () => {
   })
 
   it('fails at bootstrap with a clear error when YieldpointModule is not imported', async () => {
-    await expect(
-      Test.createTestingModule({ controllers: [ProductsController], providers: [ProductsService, Upstream, Arrivals] }).compile(),
-    ).rejects.toThrow(/YieldpointService \(import YieldpointModule\.forRoot\(\) in your root module\)/)
+    await expect(Test.createTestingModule({ controllers: [ProductsController], providers: [ProductsService, Upstream, Arrivals] }).compile()).rejects.toThrow(
+      /YieldpointService \(import YieldpointModule\.forRoot\(\) in your root module\)/,
+    )
   })
 
   it('bad decorator arguments throw typed errors at definition time', () => {

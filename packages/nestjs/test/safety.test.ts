@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http'
 import { Controller, Get, Headers, Injectable, Module, Req, type INestApplication } from '@nestjs/common'
 import { Test } from '@nestjs/testing'
 import { InvalidArgumentError, TimeoutError } from '@yieldpoint/core'
-import { lastValueFrom, Observable, of } from 'rxjs'
+import { lastValueFrom, type Observable, of } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Coalesce, Concurrency, SingleFlight, WithLock, YieldpointModule, YieldpointService } from '../src'
 
@@ -159,7 +159,14 @@ describe('@yieldpoint/nestjs in real deployments', () => {
 
   it('12. @SingleFlight default key: calls that differ never share; unkeyable arguments fail naming `key`', async () => {
     const { risky } = await start()
-    const results = await Promise.all([risky.profile(undefined), risky.profile(null), risky.profile(Number.NaN), risky.profile('undefined'), risky.profile(0), risky.profile(-0)])
+    const results = await Promise.all([
+      risky.profile(undefined),
+      risky.profile(null),
+      risky.profile(Number.NaN),
+      risky.profile('undefined'),
+      risky.profile(0),
+      risky.profile(-0),
+    ])
     expect(results).toEqual(['profile of undefined', 'profile of null', 'profile of NaN', 'profile of undefined', 'profile of 0', 'profile of 0'])
     expect(risky.runs).toBe(6)
     for (const bad of [new Set(['alice']), new Map([['u', 'bob']]), new Profile('alice'), new Date(0), () => 'x', Symbol('s')]) {
@@ -171,7 +178,12 @@ describe('@yieldpoint/nestjs in real deployments', () => {
     cyclic.self = cyclic
     await expect(risky.profile(cyclic)).rejects.toBeInstanceOf(InvalidArgumentError)
     risky.runs = 0
-    const filters = await Promise.all([risky.byFilter({ ids: [1, 2] }), risky.byFilter({ ids: [1, 2], user: null }), risky.byFilter({ ids: [1, 2], user: undefined }), risky.byFilter({ ids: [2, 1] })])
+    const filters = await Promise.all([
+      risky.byFilter({ ids: [1, 2] }),
+      risky.byFilter({ ids: [1, 2], user: null }),
+      risky.byFilter({ ids: [1, 2], user: undefined }),
+      risky.byFilter({ ids: [2, 1] }),
+    ])
     expect(new Set(filters).size).toBe(3) // `user: undefined` and `user: null` differ; missing and undefined print alike
     expect(risky.runs).toBe(4)
   })
@@ -201,9 +213,9 @@ describe('@yieldpoint/nestjs in real deployments', () => {
     const { yp } = await start()
     yp.semaphore('partner', 1)
     expect(() => yp.semaphore('partner', 3)).toThrow(InvalidArgumentError)
-    const withStore = Test.createTestingModule({ imports: [YieldpointModule.forRoot({ cache: yp.cache, store: { get: () => undefined, set() {}, delete() {}, clear() {} } })] }).compile()
+    const withStore = Test.createTestingModule({
+      imports: [YieldpointModule.forRoot({ cache: yp.cache, store: { get: () => undefined, set() {}, delete() {}, clear() {} } })],
+    }).compile()
     await expect(withStore.then((m) => m.get(YieldpointService))).rejects.toBeInstanceOf(InvalidArgumentError)
   })
 })
-
-
