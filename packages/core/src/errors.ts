@@ -176,3 +176,23 @@ export class DeadlockError extends YieldpointError {
     super('ERR_YP_DEADLOCK', message)
   }
 }
+
+/**
+ * A caller joined a load whose loader declared its outcome private (`ctx.share = false`, e.g. a
+ * response with `Set-Cookie`): only the caller that started the load gets it. Every joined
+ * caller — in this process or, through a remote store, in any other — rejects with this error and
+ * should do its own work instead.
+ *
+ * @example
+ * ```ts
+ * const page = await cache.getOrSet(url, load).catch((e) => {
+ *   if (e instanceof NotSharedError) return renderForThisUser()
+ *   throw e
+ * })
+ * ```
+ */
+export class NotSharedError extends YieldpointError {
+  constructor(message: string) {
+    super('ERR_YP_NOT_SHARED', message)
+  }
+}

@@ -1,7 +1,7 @@
-import { ReentrancyError } from './errors'
+import { NotSharedError, ReentrancyError } from './errors'
 import { insideLoad, loadEnded, runAsLoad } from './reentrancy'
 import type { WaitOptions } from './options'
-import { WaitQueue, type WaitQueueOwner } from './wait-queue'
+import { WaitQueue, type Waiter, type WaitQueueOwner } from './wait-queue'
 
 /**
  * One shared execution: callers park on its wait queue (so each can leave on its own signal or
@@ -20,6 +20,8 @@ export class Flight<V> implements WaitQueueOwner {
   private plain = 0
   private shared: Promise<V> | undefined = undefined
   private settleShared: [(value: V) => void, (reason: unknown) => void] | undefined = undefined
+  /** The caller that started the work (for `share = false`: only it gets the outcome). */
+  private leader: Waiter<V> | undefined = undefined
 
   constructor(
     api: string,
@@ -61,6 +63,35 @@ export class Flight<V> implements WaitQueueOwner {
       return this.shared
     }
     return this.waiters.park(1, opts)
+  }
+
+  /**
+   * Joins as the caller that started the work. It always parks in the queue (never on the shared
+   * promise), so {@link settleUnshared} can single it out.
+   */
+  joinAsLeader(opts: WaitOptions | undefined): Promise<V> {
+    const joined = this.waiters.park(1, opts)
+    // park() links the new waiter at the tail synchronously.
+    this.leader = this.waiters.tail
+    return joined
+  }
+
+  /**
+   * The outcome must not reach anyone but the leader (`share = false`): the leader gets it (if it
+   * is still waiting), every other caller rejects with {@link NotSharedError}.
+   */
+  settleUnshared(ok: boolean, outcome: unknown, notShared: NotSharedError): void {
+    const leader = this.leader
+    this.leader = undefined
+    if (leader !== undefined && leader.queue === this.waiters) {
+      if (ok) this.waiters.grant(leader, outcome as V)
+      else {
+        // Rejected through the same queue operation a timeout uses, minus the owner callback.
+        this.waiters.transfer(leader, new WaitQueue<V>(this.waiters.api))
+        leader.queue!.rejectAll(outcome)
+      }
+    }
+    this.fail(notShared)
   }
 
   /** Callers waiting right now. */

@@ -17,9 +17,10 @@ export {
   BrokenBarrierError,
   ClosedError,
   ReentrancyError,
+  NotSharedError,
 } from './errors'
 export { KeyedLock, type KeyedLockStatistics } from './keyed-lock'
-export { SingleFlight } from './single-flight'
+export { SingleFlight, type Coalescer, type RunContext } from './single-flight'
 export {
   SingleFlightCache,
   type SingleFlightCacheOptions,
@@ -29,7 +30,19 @@ export {
   type GetOrSetOptions,
   type CacheResult,
 } from './single-flight-cache'
-export { MemoryStore, type Store, type CacheEntry } from './store'
+export {
+  MemoryStore,
+  type Store,
+  type CacheEntry,
+  type ValueEntry,
+  type ErrorEntry,
+  type StoreInitOptions,
+  type Lease,
+  type LeaseFailure,
+  type Acquired,
+  type LeaseWaitResult,
+} from './store'
+export { RemoteError, defaultSerializeError, defaultReviveError, type SerializedError, type SerializeError, type ReviveError } from './remote-error'
 export { RateLimiter, type RateLimiterOptions, type RateLimiterAcquireOptions, type RateLimiterStatistics } from './rate-limiter'
 export { limit, Limit, type LimitOptions, type LimitStatistics } from './limit'
 export { Pool, PoolLease, type PoolOptions, type PoolStatistics } from './pool'

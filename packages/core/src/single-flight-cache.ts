@@ -1,22 +1,33 @@
-import { InvalidArgumentError } from './errors'
+import { InvalidArgumentError, NotSharedError, TimeoutError } from './errors'
 import { Flight } from './flight'
 import { checkKey } from './keys'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
-import { MemoryStore, type CacheEntry, type Store } from './store'
+import { defaultReviveError, defaultSerializeError, type ReviveError, type SerializeError } from './remote-error'
+import type { Coalescer, RunContext } from './single-flight'
+import { MemoryStore, type Acquired, type CacheEntry, type Lease, type LeaseWaitResult, type Store, type ValueEntry } from './store'
 import { startTimer } from './wait-queue'
 import { checkName, label, probes, publishLookup, traceLoad, type LoadTrace } from './diagnostics'
 
 /**
- * What a loader receives. Set `ttl` to choose the entry's freshness from the value.
+ * What a loader receives. Set `ttl` to choose the entry's freshness from the value, and
+ * `keep` / `share` to declare what may happen to the outcome (instead of throwing to say so).
  * @example
  * ```ts
- * cache.getOrSet(host, async (ctx) => { const r = await resolve(ctx.key, { signal: ctx.signal }); ctx.ttl = r.ttl * 1000; return r.address })
+ * cache.getOrSet(url, async (ctx) => {
+ *   const res = await fetch(url, { signal: ctx.signal })
+ *   if (res.headers.has('set-cookie')) ctx.share = false // this user's response: nobody else gets it
+ *   else if (!res.ok) ctx.keep = false // give the 404 to the requests waiting now, but don't cache it
+ *   return { status: res.status, body: await res.text() }
+ * })
  * ```
  */
-export interface LoaderContext<K, V> {
+export interface LoaderContext<K, V> extends RunContext {
   /** The key being loaded. */
   key: K
-  /** Aborts only when the load is no longer wanted (see `abortLoaderWhenNoWaiters`). */
+  /**
+   * Aborts when the load is no longer wanted: its `loadTimeout` passed (reason: a
+   * `TimeoutError`), or every caller left with `abortLoaderWhenNoWaiters`.
+   */
   signal: AbortSignal
   /** Freshness (ms) for the value being loaded; the loader may change it. */
   ttl: number
@@ -90,7 +101,7 @@ export interface SingleFlightCacheOptions<K, V> {
   earlyRefresh?: { beta?: number }
   /** Abort the loader's signal (and drop its result) when every waiting caller has left. Default false: the load completes and fills the cache. */
   abortLoaderWhenNoWaiters?: boolean
-  /** Where entries live. Default: a {@link MemoryStore} bounded by `max`. */
+  /** Where entries live. Default: a {@link MemoryStore} bounded by `max`. The cache calls its `init` once, with its clock and error (de)serializers. */
   store?: Store<K, V>
   /**
    * Reject a loader that asks for its own key (directly or through other keys) with
@@ -99,7 +110,28 @@ export interface SingleFlightCacheOptions<K, V> {
    * your loaders never call back into the same cache.
    */
   detectReentrancy?: boolean
-  /** Monotonic clock in ms. Default `performance.now()`. */
+  /**
+   * A load's deadline (ms): when it passes, the loader's signal aborts with a `TimeoutError`,
+   * the callers waiting for that load reject with it (or get the stale value, per
+   * `staleIfError`), and the key is free for the next caller — so a loader that never settles
+   * cannot pin its key. Until then, callers that arrive join the running load even if every
+   * earlier caller has left (SF-16). Covers the whole load, including the store write and, with a
+   * remote store, waiting for another process. Default 60,000 (an HTTP upstream's usual read
+   * timeout); `Infinity` for none.
+   */
+  loadTimeout?: number
+  /**
+   * How a loader's error is sent to other processes by a remote store. Default
+   * {@link defaultSerializeError}: `name`, `message`, `code`, `status`, `statusCode`.
+   */
+  serializeError?: SerializeError
+  /**
+   * How another process's error is rebuilt here. Default {@link defaultReviveError}: a
+   * {@link RemoteError} with the same name, message, code and status — so an HTTP 404 stays a
+   * 404. Adapters provide richer ones (`@yieldpoint/nestjs`'s `reviveHttpException`).
+   */
+  reviveError?: ReviveError
+  /** Monotonic clock in ms. Default `performance.now()`. It is handed to the store (`Store.init`). */
   now?: () => number
   /** Random source for XFetch, in [0, 1). Default `Math.random`. */
   random?: () => number
@@ -128,16 +160,35 @@ export interface SingleFlightCacheStats {
   errors: number
 }
 
-class CacheFlight<V> extends Flight<V> {
+class CacheFlight<K, V> extends Flight<V> {
   /** delete/set/clear happened during the load: its result must not be stored. */
   discarded = false
   /** A refresh started while the entry was still servable (SWR, XFetch): callers read the store. */
   background = false
+  /** Committed, failed or expired: whatever the loader does later is ignored. */
+  done = false
   /** The stale entry kept when the load started (for softTimeout and staleIfError). */
   stale: CacheEntry<V> | undefined = undefined
+  /** The remote store's lease, while this process holds it. */
+  lease: Lease<V> | undefined = undefined
   /** Diagnostics of this load, only while someone listens. */
   trace: LoadTrace | undefined = undefined
+  /** `loadTimeout`'s timer, cleared when the load's outcome has been written and delivered. */
+  deadline: { clear(): void } | undefined = undefined
+  /** Every caller left and `abortLoaderWhenNoWaiters` aborted the load: its outcome goes nowhere. */
+  abandoned = false
+  started = 0
+  context!: LoaderContext<K, V>
 }
+
+/** How a load ended, in this process or another: the one input of {@link SingleFlightCache.settle}. */
+type Outcome<V> =
+  /** This process's loader returned `value`. */
+  | { kind: 'loaded'; value: V }
+  /** This process's loader (or its deadline, or the store) failed. */
+  | { kind: 'failed'; error: unknown }
+  /** Another process's outcome, handed over by the store: nothing to write. */
+  | { kind: 'remote'; result: LeaseWaitResult<V> }
 
 const isThenable = <T>(value: unknown): value is PromiseLike<T> =>
   value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<T>).then === 'function'
@@ -150,14 +201,23 @@ const isThenable = <T>(value: unknown): value is PromiseLike<T> =>
  * - **Errors are shared, not cached** (tokio's `get_or_try_init`): the burst's callers all get
  *   the same error from one load, and the next call retries — no convoy of serial retries.
  *   `errorTtl` turns on negative caching.
+ * - **Loads are bounded**: `loadTimeout` (default 60 s) aborts a loader that never settles and
+ *   frees its key.
+ * - **Outcomes, not exceptions**: a loader sets `ctx.keep = false` (share with the callers
+ *   waiting now, don't store) or `ctx.share = false` (only the caller that started the load gets
+ *   it; the others reject with {@link NotSharedError}) — honoured across processes too.
  * - **Staleness**: `staleWhileRevalidate` serves the stale value at once and runs exactly one
  *   background refresh; `staleIfError` serves it when the load fails; `softTimeout` serves it
  *   when the load is slow; `earlyRefresh` (XFetch) refreshes hot keys before they expire.
  * - `delete`, `set` and `clear` during a load win over its late result. Memory is bounded (`max`,
  *   LRU), eviction never loses a load, TTLs use a monotonic clock, and a loader that asks for its
  *   own key rejects with {@link ReentrancyError} instead of deadlocking.
+ * - **One load path, whatever the store**: a load is started, committed or failed in one place
+ *   here; a store shared between processes takes part through its lease hook
+ *   ({@link Store.acquire}), never with a single-flight of its own.
  *
  * Keys follow the {@link KeyedLock} rule (Map semantics; plain objects and arrays rejected).
+ * `run(key, fn, opts)` makes it a {@link Coalescer}, like {@link SingleFlight}.
  *
  * @example
  * ```ts
@@ -167,8 +227,8 @@ const isThenable = <T>(value: unknown): value is PromiseLike<T> =>
  * })
  * ```
  */
-export class SingleFlightCache<K = string, V = unknown> {
-  private readonly flights = new Map<K, CacheFlight<V>>()
+export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, V> {
+  private readonly flights = new Map<K, CacheFlight<K, V>>()
   /** Store reads in progress (async stores): concurrent callers of a key share one read. */
   private readonly reads = new Map<K, Promise<CacheEntry<V> | undefined>>()
   private readonly store: Store<K, V>
@@ -178,6 +238,7 @@ export class SingleFlightCache<K = string, V = unknown> {
   private readonly sie: number
   private readonly errorTtl: number
   private readonly softTimeout: number | undefined
+  private readonly loadTimeout: number
   private readonly beta: number | undefined
   private readonly abortWhenAbandoned: boolean
   private readonly detectReentrancy: boolean
@@ -188,7 +249,7 @@ export class SingleFlightCache<K = string, V = unknown> {
   readonly name: string | undefined
   private readonly api: string
 
-  /** @throws {@link InvalidArgumentError} for a negative or non-numeric duration, `max < 1`, `beta <= 0`. */
+  /** @throws {@link InvalidArgumentError} for a negative or non-numeric duration, `max < 1`, `beta <= 0`, a store without get/set/delete/clear. */
   constructor(options: SingleFlightCacheOptions<K, V> = {}) {
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgumentError(`SingleFlightCache: options must be an object like { ttl: 5_000 }, got ${describe(options)}.`)
@@ -200,6 +261,10 @@ export class SingleFlightCache<K = string, V = unknown> {
     this.sie = duration(options.staleIfError, 'staleIfError', 0)
     this.errorTtl = duration(options.errorTtl, 'errorTtl', 0)
     this.softTimeout = options.softTimeout === undefined ? undefined : duration(options.softTimeout, 'softTimeout', 0)
+    this.loadTimeout = duration(options.loadTimeout, 'loadTimeout', 60_000)
+    if (this.loadTimeout === 0) {
+      throw new InvalidArgumentError('SingleFlightCache: loadTimeout must be > 0 ms (a load needs time to run; Infinity for no deadline), got 0.')
+    }
     if (options.earlyRefresh !== undefined) {
       const beta = options.earlyRefresh?.beta ?? 1
       if (typeof beta !== 'number' || !(beta > 0) || !Number.isFinite(beta)) {
@@ -211,13 +276,16 @@ export class SingleFlightCache<K = string, V = unknown> {
     if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1) {
       throw new InvalidArgumentError(`SingleFlightCache: max must be an integer >= 1 (the most entries kept in memory), got ${describe(max)}.`)
     }
-    for (const fn of ['now', 'random'] as const) {
+    for (const fn of ['now', 'random', 'serializeError', 'reviveError'] as const) {
       if (options[fn] !== undefined) checkFunction(options[fn], 'SingleFlightCache', `options.${fn}`)
     }
     if (options.store !== undefined) {
       const s = options.store as unknown as Record<string, unknown>
       if (s === null || typeof s !== 'object' || !['get', 'set', 'delete', 'clear'].every((m) => typeof s[m] === 'function')) {
         throw new InvalidArgumentError('SingleFlightCache: options.store must implement get, set, delete and clear (see the Store interface).')
+      }
+      for (const m of ['init', 'acquire'] as const) {
+        if (s[m] !== undefined && typeof s[m] !== 'function') throw new InvalidArgumentError(`SingleFlightCache: options.store.${m} must be a method when present (see the Store interface).`)
       }
     }
     this.store = options.store ?? new MemoryStore<K, V>({ max })
@@ -226,6 +294,8 @@ export class SingleFlightCache<K = string, V = unknown> {
     this.detectReentrancy = options.detectReentrancy !== false
     this.now = options.now ?? (() => performance.now())
     this.random = options.random ?? Math.random
+    // One clock and one error format for cache and store, handed over once (express-rate-limit's Store.init).
+    this.store.init?.({ now: this.now, serializeError: options.serializeError ?? defaultSerializeError, reviveError: options.reviveError ?? defaultReviveError })
   }
 
   /**
@@ -251,7 +321,12 @@ export class SingleFlightCache<K = string, V = unknown> {
     if (this.memoryStore) return this.decide(key, (this.store as MemoryStore<K, V>).get(key), loader, opts)
     const reading = this.reads.get(key)
     if (reading !== undefined) return reading.then((entry) => this.decide(key, entry, loader, opts))
-    const found = this.store.get(key)
+    let found: CacheEntry<V> | undefined | Promise<CacheEntry<V> | undefined>
+    try {
+      found = this.store.get(key)
+    } catch (error) {
+      return Promise.reject(error) // a throwing store rejects this call; nothing is left behind
+    }
     if (!isThenable<CacheEntry<V> | undefined>(found)) return this.decide(key, found, loader, opts)
     const read = Promise.resolve(found)
     this.reads.set(key, read)
@@ -262,11 +337,25 @@ export class SingleFlightCache<K = string, V = unknown> {
     return read.then((entry) => this.decide(key, entry, loader, opts))
   }
 
+  /**
+   * {@link Coalescer} form of {@link getOrSet}: `fn` receives the load's signal and its context
+   * (`keep`, `share`), so adapters can take a `SingleFlight` or a cache alike.
+   * @example
+   * ```ts
+   * const coalescer: Coalescer<string, Page> = cache
+   * await coalescer.run(url, (signal) => render(url, { signal }), { timeout: 2_000 })
+   * ```
+   */
+  run(key: K, fn: (signal: AbortSignal, context: RunContext) => V | PromiseLike<V>, opts?: GetOrSetOptions): Promise<V> {
+    checkFunction(fn, 'SingleFlightCache.run', 'fn')
+    return this.getOrSet(key, (context) => fn(context.signal, context), opts)
+  }
+
   /** The value if it can be served without loading (fresh, or stale within `staleWhileRevalidate`). */
   async get(key: K): Promise<V | undefined> {
     checkKey(key, 'SingleFlightCache.get()')
     const entry = await this.store.get(key)
-    if (entry === undefined || 'error' in entry) return undefined
+    if (entry === undefined || entry.kind !== 'value') return undefined
     return this.now() < entry.freshUntil + this.swr ? entry.value : undefined
   }
 
@@ -307,7 +396,7 @@ export class SingleFlightCache<K = string, V = unknown> {
     const now = this.now()
     let stale: CacheEntry<V> | undefined
     if (found !== undefined) {
-      if ('error' in found) {
+      if (found.kind === 'error') {
         if (now < found.freshUntil) {
           this.counters.hits++
           if (opts?.status) opts.status.result = 'hit'
@@ -319,7 +408,7 @@ export class SingleFlightCache<K = string, V = unknown> {
         if (opts?.status) opts.status.result = 'hit'
         if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'hit', key)
         if (this.beta !== undefined && !this.flights.has(key) && now - found.delta * this.beta * Math.log(1 - this.random()) >= found.freshUntil) {
-          this.startFlight(key, loader, found, undefined, true)
+          this.startFlight(key, loader, found, found, undefined, true)
         }
         return Promise.resolve(found.value)
       } else if (now < found.staleUntil) {
@@ -328,11 +417,11 @@ export class SingleFlightCache<K = string, V = unknown> {
           this.counters.staleServed++
           if (opts?.status) opts.status.result = 'stale'
           if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'stale', key)
-          if (!backingOff && !this.flights.has(key)) this.startFlight(key, loader, found, undefined, true)
+          if (!backingOff && !this.flights.has(key)) this.startFlight(key, loader, found, found, undefined, true)
           return Promise.resolve(found.value)
         }
         stale = found
-      } else if (this.store instanceof MemoryStore) {
+      } else if (this.memoryStore) {
         this.store.delete(key)
       }
     }
@@ -341,22 +430,22 @@ export class SingleFlightCache<K = string, V = unknown> {
     this.counters.misses++
     if (opts?.status) opts.status.result = 'miss'
     if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'miss', key)
-    return this.wait(this.startFlight(key, loader, stale, opts?.ttl, false), stale, opts)
+    return this.wait(this.startFlight(key, loader, found, stale, opts?.ttl, false), stale, opts, true)
   }
 
-  private join(key: K, flight: CacheFlight<V>, stale: CacheEntry<V> | undefined, opts: GetOrSetOptions | undefined): Promise<V> {
+  private join(key: K, flight: CacheFlight<K, V>, stale: CacheEntry<V> | undefined, opts: GetOrSetOptions | undefined): Promise<V> {
     const reentry = this.detectReentrancy ? flight.reentered(this.api, key) : undefined
     if (reentry !== undefined) return reentry
     this.counters.coalesced++
     if (opts?.status) opts.status.result = 'coalesced'
     if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'coalesced', key)
-    return this.wait(flight, stale, opts)
+    return this.wait(flight, stale, opts, false)
   }
 
-  private wait(flight: CacheFlight<V>, stale: CacheEntry<V> | undefined, opts: WaitOptions | undefined): Promise<V> {
-    const joined = flight.join(opts)
+  private wait(flight: CacheFlight<K, V>, stale: CacheEntry<V> | undefined, opts: WaitOptions | undefined, leader: boolean): Promise<V> {
+    const joined = leader ? flight.joinAsLeader(opts) : flight.join(opts)
     const soft = this.softTimeout
-    if (soft === undefined || stale === undefined || flight.state !== 0) return joined
+    if (soft === undefined || stale === undefined || stale.kind !== 'value' || flight.state !== 0) return joined
     return new Promise<V>((resolve, reject) => {
       let done = false
       const timer = startTimer(soft, () => {
@@ -382,79 +471,250 @@ export class SingleFlightCache<K = string, V = unknown> {
     })
   }
 
-  private startFlight(key: K, loader: Loader<K, V>, stale: CacheEntry<V> | undefined, ttl: number | undefined, background: boolean): CacheFlight<V> {
-    const flight = new CacheFlight<V>(this.api, this.abortWhenAbandoned && !background, (f) => this.dropFlight(key, f as CacheFlight<V>))
+  /**
+   * Starts the one load of `key` in this process. Whatever the store, it ends in
+   * {@link settle} exactly once: the loader's value or error, the deadline, a store failure, or
+   * (remote store) another process's outcome.
+   */
+  private startFlight(key: K, loader: Loader<K, V>, found: CacheEntry<V> | undefined, stale: CacheEntry<V> | undefined, ttl: number | undefined, background: boolean): CacheFlight<K, V> {
+    const flight = new CacheFlight<K, V>(this.api, this.abortWhenAbandoned && !background, (f) => this.abandon(key, f as CacheFlight<K, V>))
+    const context: LoaderContext<K, V> = { key, signal: flight.controller.signal, ttl: ttl ?? this.ttl, staleValue: stale?.kind === 'value' ? stale.value : undefined, keep: true, share: true }
+    flight.context = context
     flight.background = background
     flight.stale = stale
+    flight.started = this.now()
     this.flights.set(key, flight)
     this.counters.loads++
     if (probes.cache.active) flight.trace = traceLoad(probes.cache, 'SingleFlightCache', this.name, key, background)
-    const context: LoaderContext<K, V> = { key, signal: flight.controller.signal, ttl: ttl ?? this.ttl, staleValue: stale?.value }
-    const started = this.now()
-    const distributed = this.store.load
-    if (distributed === undefined) {
-      flight.start(() => loader(context), this.detectReentrancy).then(
-        (value) => this.loaded(key, flight, value, context.ttl, started),
-        (error: unknown) => this.failed(key, flight, error, stale),
-      )
-      return flight
-    }
-    // The store coordinates the load across processes and writes the result itself.
-    const loadHere = async (): Promise<CacheEntry<V>> => {
-      const value = await loader(context)
-      const invalid = loaderTtlError(context.ttl)
-      if (invalid) throw invalid
-      const now = this.now()
-      return this.entry(value, now, context.ttl, now - started)
-    }
-    flight.start(() => distributed.call(this.store, key, loadHere, { signal: flight.controller.signal }), this.detectReentrancy).then(
-      (entry) => {
-        flight.trace?.ended(flight.waiting)
-        flight.fulfill(entry.value)
-        this.dropFlight(key, flight)
+    if (this.loadTimeout !== Infinity) flight.deadline = startTimer(this.loadTimeout, () => this.expire(key, flight))
+    const acquire = this.store.acquire
+    const work = acquire === undefined ? () => loader(context) : () => this.coordinate(key, flight, found, loader)
+    flight.start<unknown>(work, this.detectReentrancy).then(
+      (value) => {
+        if (acquire === undefined) this.settle(key, flight, { kind: 'loaded', value: value as V })
       },
-      (error: unknown) => this.failed(key, flight, error, stale),
+      (error: unknown) => this.settle(key, flight, { kind: 'failed', error }),
     )
     return flight
   }
 
-  private loaded(key: K, flight: CacheFlight<V>, value: V, ttl: number, started: number): void {
-    flight.trace?.ended(flight.waiting)
-    if (flight.controller.signal.aborted && this.flights.get(key) !== flight) return // abandoned by every caller
-    const invalid = loaderTtlError(ttl)
-    if (invalid) return this.failed(key, flight, invalid, undefined)
-    const now = this.now()
-    flight.fulfill(value)
-    if (flight.discarded) return this.dropFlight(key, flight)
-    const written = this.store.set(key, this.entry(value, now, ttl, now - started), this.keepFor(ttl))
-    // The flight stays joinable until the write lands, so nobody reloads in that gap.
-    if (isThenable(written)) Promise.resolve(written).then(() => this.dropFlight(key, flight), () => this.dropFlight(key, flight))
-    else this.dropFlight(key, flight)
+  /**
+   * A remote store's part of the load: acquire the lease (conditional on the entry read for the
+   * decision), or wait for the process that holds it, or take the result someone committed
+   * meanwhile. Every path ends in {@link settle}.
+   */
+  private async coordinate(key: K, flight: CacheFlight<K, V>, found: CacheEntry<V> | undefined, loader: Loader<K, V>): Promise<void> {
+    const signal = flight.controller.signal
+    for (;;) {
+      const acquired: Acquired<V> = await this.store.acquire!(key, found, { signal })
+      if (flight.done) {
+        // Expired or abandoned while acquiring: give a lease back at once.
+        if (acquired.kind === 'lease') await acquired.lease.fail({ kind: 'abandoned' }, undefined, 0)
+        return
+      }
+      switch (acquired.kind) {
+        case 'entry':
+          return this.settle(key, flight, { kind: 'remote', result: acquired })
+        case 'busy': {
+          const result = await acquired.wait(signal)
+          if (result.kind === 'retry') continue // the lease is free again with no result: try to take it
+          return this.settle(key, flight, { kind: 'remote', result })
+        }
+        case 'lease':
+          flight.lease = acquired.lease
+        // falls through: load here, under the lease
+        case 'local': {
+          const value = await loader(flight.context)
+          return this.settle(key, flight, { kind: 'loaded', value })
+        }
+      }
+    }
   }
 
-  private failed(key: K, flight: CacheFlight<V>, error: unknown, stale: CacheEntry<V> | undefined): void {
-    flight.trace?.failed(error, flight.waiting)
-    this.counters.errors++
+  /**
+   * THE completion path: every load — memory or remote store, loaded here or elsewhere — ends
+   * here, once. Order: decide the outcome, write it (the store, or the lease: fenced, and
+   * announced to other processes), then settle the callers, then free the key. Writing first
+   * means no caller — here or elsewhere — sees an outcome the store does not hold yet
+   * (`errorTtl` across processes), and a failing store rejects the callers instead of escaping.
+   */
+  private settle(key: K, flight: CacheFlight<K, V>, outcome: Outcome<V>): void {
+    if (flight.done) return // the deadline (or an abandonment) settled it already: the late outcome is dropped
+    flight.done = true
+    const lease = flight.lease
+    flight.lease = undefined
+    if (flight.abandoned) {
+      // Every caller left (abortLoaderWhenNoWaiters): nothing to write, nobody to tell here.
+      flight.deadline?.clear()
+      if (lease !== undefined) this.contain(key, flight, () => lease.fail({ kind: 'abandoned' }, undefined, 0), () => {})
+      return
+    }
+    const context = flight.context
+    if (outcome.kind === 'remote') return this.adopt(key, flight, outcome.result)
+    let ok = outcome.kind === 'loaded'
+    let result: unknown = ok ? (outcome as { value: V }).value : (outcome as { error: unknown }).error
+    if (ok) {
+      const invalid = loaderTtlError(context.ttl)
+      if (invalid !== undefined) {
+        ok = false
+        result = invalid
+      }
+    }
     const now = this.now()
-    const serveStale = stale !== undefined && now < stale.freshUntil + Math.max(this.sie, this.swr)
-    if (serveStale) {
-      this.counters.staleServed += flight.waiting
-      flight.fulfill(stale.value)
-    } else {
+    const keep = context.keep !== false && context.share !== false && !flight.discarded
+    if (ok) {
+      const value = result as V
+      const entry = keep ? this.entry(value, now, context.ttl, now - flight.started) : undefined
+      const keepFor = this.keepFor(context.ttl)
+      if (context.share === false) {
+        this.write(key, flight, lease ? () => lease.fail({ kind: 'not-shared' }, undefined, 0) : undefined, () => this.deliver(flight, true, value))
+      } else {
+        this.write(key, flight, lease ? () => lease.commit(value, entry, keepFor) : entry ? () => this.store.set(key, entry, keepFor) : undefined, () => this.deliver(flight, true, value))
+      }
+      return
+    }
+    this.counters.errors++
+    const stale = flight.stale
+    const serveStale = context.share !== false && stale !== undefined && stale.kind === 'value' && now < stale.freshUntil + Math.max(this.sie, this.swr)
+    let entry: CacheEntry<V> | undefined
+    let keepFor = 0
+    if (keep && this.errorTtl > 0) {
+      if (serveStale) {
+        entry = { ...(stale as ValueEntry<V>), retryAfter: now + this.errorTtl }
+        keepFor = Math.max(0, stale.staleUntil - now)
+      } else {
+        entry = { kind: 'error', error: result, freshUntil: now + this.errorTtl, staleUntil: now + this.errorTtl }
+        keepFor = this.errorTtl
+      }
+    }
+    const failure = context.share === false ? ({ kind: 'not-shared' } as const) : ({ kind: 'error', error: result } as const)
+    const deliver = (): void => {
+      if (serveStale) {
+        this.counters.staleServed += flight.waiting
+        this.deliver(flight, true, (stale as ValueEntry<V>).value)
+      } else this.deliver(flight, false, result)
+    }
+    this.write(key, flight, lease ? () => lease.fail(failure, entry, keepFor) : entry ? () => this.store.set(key, entry, keepFor) : undefined, deliver)
+  }
+
+  /** Another process's outcome (or an entry it committed): settle this process's callers with it. */
+  private adopt(key: K, flight: CacheFlight<K, V>, result: LeaseWaitResult<V>): void {
+    flight.deadline?.clear()
+    let ok: boolean
+    let outcome: unknown
+    switch (result.kind) {
+      case 'value':
+        ok = true
+        outcome = result.value
+        break
+      case 'entry':
+        // A tagged entry: a cached error is never handed out as a value.
+        ok = result.entry.kind === 'value'
+        outcome = result.entry.kind === 'value' ? result.entry.value : result.entry.error
+        break
+      case 'error':
+        ok = false
+        outcome = result.error
+        break
+      default:
+        ok = false
+        outcome = new NotSharedError(`SingleFlightCache: the load of key ${String(key)} (in another process) declared its outcome private (ctx.share = false); do this work yourself.`)
+    }
+    if (!ok && result.kind !== 'not-shared') {
+      this.counters.errors++
+      const stale = flight.stale
+      if (stale !== undefined && stale.kind === 'value' && this.now() < stale.freshUntil + Math.max(this.sie, this.swr)) {
+        this.counters.staleServed += flight.waiting
+        ok = true
+        outcome = stale.value
+      }
+    }
+    this.dropFlight(key, flight)
+    if (flight.trace !== undefined) {
+      if (ok) flight.trace.ended(flight.waiting)
+      else flight.trace.failed(outcome, flight.waiting)
+    }
+    if (ok) flight.fulfill(outcome as V)
+    else flight.fail(outcome)
+  }
+
+  /** Runs `write` (sync or async); then `deliver` and free the key — or, if the store failed, reject the callers with its error. */
+  private write(key: K, flight: CacheFlight<K, V>, write: (() => void | Promise<void>) | undefined, deliver: () => void): void {
+    if (write === undefined) {
+      flight.deadline?.clear()
+      this.dropFlight(key, flight)
+      return deliver()
+    }
+    this.contain(key, flight, write, deliver)
+  }
+
+  private contain(key: K, flight: CacheFlight<K, V>, write: () => void | Promise<void>, deliver: () => void): void {
+    const fail = (error: unknown): void => {
+      flight.deadline?.clear()
+      this.dropFlight(key, flight)
+      this.counters.errors++
+      flight.trace?.failed(error, flight.waiting)
       flight.fail(error)
     }
-    if (!flight.discarded && this.errorTtl > 0) {
-      const entry: CacheEntry<V> = serveStale
-        ? { ...stale, retryAfter: now + this.errorTtl }
-        : { value: undefined as V, error, freshUntil: now + this.errorTtl, staleUntil: now + this.errorTtl, delta: 0 }
-      const written = this.store.set(key, entry, serveStale ? Math.max(0, stale.staleUntil - now) : this.errorTtl)
-      if (isThenable(written)) Promise.resolve(written).catch(() => {})
+    let written: void | Promise<void>
+    try {
+      written = write()
+    } catch (error) {
+      return fail(error)
     }
+    const ok = (): void => {
+      flight.deadline?.clear()
+      this.dropFlight(key, flight)
+      deliver()
+    }
+    // The flight stays joinable until the write lands, so nobody reloads in that gap.
+    if (isThenable(written)) Promise.resolve(written).then(ok, fail)
+    else ok()
+  }
+
+  /** Hands the load's outcome to the callers (only the one that started it, when `share` is false). */
+  private deliver(flight: CacheFlight<K, V>, ok: boolean, outcome: unknown): void {
+    if (flight.state !== 0) return // the deadline rejected them already
+    if (flight.trace !== undefined) {
+      if (ok) flight.trace.ended(flight.waiting)
+      else flight.trace.failed(outcome, flight.waiting)
+    }
+    if (flight.context.share === false) {
+      flight.settleUnshared(ok, outcome, new NotSharedError(`SingleFlightCache: the load of key ${String(flight.context.key)} declared its outcome private (ctx.share = false); do this work yourself.`))
+    } else if (ok) flight.fulfill(outcome as V)
+    else flight.fail(outcome)
+  }
+
+  /** `loadTimeout` passed: abort the loader, fail the load (its callers, its lease), free the key. */
+  private expire(key: K, flight: CacheFlight<K, V>): void {
+    if (flight.done) {
+      // Settled, still writing: the write is what overran — free the key and reject the callers.
+      if (flight.state === 0) {
+        this.dropFlight(key, flight)
+        flight.fail(this.timeoutError(key))
+      }
+      return
+    }
+    const error = this.timeoutError(key)
+    flight.controller.abort(error)
+    this.settle(key, flight, { kind: 'failed', error })
+  }
+
+  private timeoutError(key: K): TimeoutError {
+    return new TimeoutError(
+      `SingleFlightCache: the load of key ${String(key)} did not finish within loadTimeout (${this.loadTimeout} ms); its signal was aborted and the key freed. Raise loadTimeout if loads legitimately take longer.`,
+      this.loadTimeout,
+    )
+  }
+
+  /** Every caller left with `abortLoaderWhenNoWaiters`: the key is free now; the late outcome is dropped. */
+  private abandon(key: K, flight: CacheFlight<K, V>): void {
+    flight.abandoned = true
     this.dropFlight(key, flight)
   }
 
-  private entry(value: V, now: number, ttl: number, delta: number): CacheEntry<V> {
-    return { value, freshUntil: now + ttl, staleUntil: now + ttl + Math.max(this.swr, this.sie), delta }
+  private entry(value: V, now: number, ttl: number, delta: number): ValueEntry<V> {
+    return { kind: 'value', value, freshUntil: now + ttl, staleUntil: now + ttl + Math.max(this.swr, this.sie), delta }
   }
 
   private keepFor(ttl: number): number {
@@ -468,7 +728,7 @@ export class SingleFlightCache<K = string, V = unknown> {
     this.flights.delete(key)
   }
 
-  private dropFlight(key: K, flight: CacheFlight<V>): void {
+  private dropFlight(key: K, flight: CacheFlight<K, V>): void {
     if (this.flights.get(key) === flight) this.flights.delete(key)
   }
 }

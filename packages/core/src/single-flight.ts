@@ -1,7 +1,50 @@
+import { NotSharedError } from './errors'
 import { checkKey } from './keys'
 import { Flight } from './flight'
 import { checkFunction, checkWaitOptions, type WaitOptions } from './options'
 import { checkName, label, probes, publishLookup, traceLoad } from './diagnostics'
+
+/**
+ * What a coalesced function receives besides its signal: how it may declare its outcome.
+ * @example
+ * ```ts
+ * flights.run(key, async (signal, ctx) => {
+ *   const res = await fetch(url, { signal })
+ *   if (res.headers.has('set-cookie')) ctx.share = false // the joined callers do their own request
+ *   return res.text()
+ * })
+ * ```
+ */
+export interface RunContext {
+  /** Aborts when the work is no longer wanted. */
+  readonly signal: AbortSignal
+  /**
+   * Set to false: give the outcome to the callers waiting now, but don't keep it (a cache
+   * stores nothing; `SingleFlight` keeps nothing anyway). Default true.
+   */
+  keep: boolean
+  /**
+   * Set to false: nobody but the caller that started the work gets its outcome; every joined
+   * caller rejects with {@link NotSharedError} (in every process, with a remote store). Default true.
+   */
+  share: boolean
+}
+
+/**
+ * Run-or-join, whichever coalescer it is: {@link SingleFlight} (nothing kept) and
+ * {@link SingleFlightCache} (results kept) both implement it, so adapters accept either.
+ * @example
+ * ```ts
+ * function coalesced(group: Coalescer<string, Response>) {
+ *   return (url: string, signal: AbortSignal) => group.run(url, (s) => fetch(url, { signal: s }), { signal })
+ * }
+ * coalesced(new SingleFlight()); coalesced(new SingleFlightCache({ ttl: 1_000 }))
+ * ```
+ */
+export interface Coalescer<K, V> {
+  /** Runs `fn` for `key`, or joins the run already going on for it. */
+  run(key: K, fn: (signal: AbortSignal, context: RunContext) => V | PromiseLike<V>, opts?: WaitOptions): Promise<V>
+}
 
 /**
  * Go's `singleflight.Group`, for promises: concurrent `run(key, fn)` calls share one execution of
@@ -23,7 +66,7 @@ import { checkName, label, probes, publishLookup, traceLoad } from './diagnostic
  * const user = await flights.run(`user:${id}`, (signal) => fetchUser(id, { signal }), { signal: req.signal })
  * ```
  */
-export class SingleFlight<K = string, V = unknown> {
+export class SingleFlight<K = string, V = unknown> implements Coalescer<K, V> {
   private readonly flights = new Map<K, Flight<V>>()
   private readonly detectReentrancy: boolean
   /** The `name` option: labels messages and `yieldpoint:single-flight` payloads. */
@@ -46,7 +89,7 @@ export class SingleFlight<K = string, V = unknown> {
    * Runs `fn` for `key`, or joins the execution already running for it.
    * @throws {@link InvalidArgumentError} synchronously for a non-function `fn` or an invalid key.
    */
-  run(key: K, fn: (signal: AbortSignal) => V | PromiseLike<V>, opts?: WaitOptions): Promise<V> {
+  run(key: K, fn: (signal: AbortSignal, context: RunContext) => V | PromiseLike<V>, opts?: WaitOptions): Promise<V> {
     checkKey(key, this.api)
     checkFunction(fn, 'SingleFlight.run', 'fn')
     if (opts !== undefined && checkWaitOptions(opts, this.api)) return Promise.reject(opts.signal!.reason)
@@ -61,19 +104,22 @@ export class SingleFlight<K = string, V = unknown> {
     }
     const flight = new Flight<V>(this.api, true, (f) => this.remove(key, f))
     this.flights.set(key, flight)
-    const joined = flight.join(opts)
+    const joined = flight.joinAsLeader(opts)
     if (observed) publishLookup(probes.singleFlight, 'SingleFlight', this.name, 'miss', key)
     const load = observed ? traceLoad(probes.singleFlight, 'SingleFlight', this.name, key, false) : undefined
-    flight.start(fn, this.detectReentrancy).then(
+    const context: RunContext = { signal: flight.controller.signal, keep: true, share: true }
+    flight.start((signal) => fn(signal, context), this.detectReentrancy).then(
       (value) => {
         this.remove(key, flight)
         load?.ended(flight.waiting)
-        flight.fulfill(value)
+        if (context.share === false) flight.settleUnshared(true, value, notShared(key))
+        else flight.fulfill(value)
       },
       (error: unknown) => {
         this.remove(key, flight)
         load?.failed(error, flight.waiting)
-        flight.fail(error)
+        if (context.share === false) flight.settleUnshared(false, error, notShared(key))
+        else flight.fail(error)
       },
     )
     return joined
@@ -98,4 +144,8 @@ export class SingleFlight<K = string, V = unknown> {
     // Only our own entry: after forget(key) a newer flight may own the key (golang/go#31420).
     if (this.flights.get(key) === flight) this.flights.delete(key)
   }
+}
+
+function notShared(key: unknown): NotSharedError {
+  return new NotSharedError(`SingleFlight.run(): the call for key ${String(key)} declared its outcome private (context.share = false); do this work yourself.`)
 }

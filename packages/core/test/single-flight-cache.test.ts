@@ -85,7 +85,7 @@ describe('SingleFlightCache — concurrency (docs/conformance/single-flight.md S
     expect(calls).toBe(2)
   })
 
-  it('SF-05: a get arriving while the (async) store write is pending joins the flight — no second origin call', async () => {
+  it('SF-05: a get arriving while the (async) store write is pending joins the flight — no second origin call; callers settle once it is written', async () => {
     const map = new Map<string, CacheEntry<number>>()
     let releaseWrite!: () => void
     const store: Store<string, number> = {
@@ -96,14 +96,15 @@ describe('SingleFlightCache — concurrency (docs/conformance/single-flight.md S
     }
     const cache = new SingleFlightCache<string, number>({ ttl: 1000, store, now })
     let calls = 0
-    const first = cache.getOrSet('k', () => (calls++, 7))
+    const first = track(cache.getOrSet('k', () => (calls++, 7)))
     await vi.advanceTimersByTimeAsync(0)
-    expect(await first).toBe(7)
+    expect(first.status).toBe('pending') // written first, then delivered: nobody sees what the store does not hold
     expect(cache.inFlight).toBe(1) // write pending: the flight stays joinable
-    const second = cache.getOrSet('k', () => (calls++, 8))
-    expect(await second).toBe(7)
+    const second = track(cache.getOrSet('k', () => (calls++, 8)))
     releaseWrite()
     await vi.advanceTimersByTimeAsync(0)
+    expect(first.value).toBe(7)
+    expect(second.value).toBe(7)
     expect(cache.inFlight).toBe(0)
     expect(calls).toBe(1)
   })
