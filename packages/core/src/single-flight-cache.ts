@@ -173,6 +173,8 @@ class CacheFlight<K, V> extends Flight<V> {
   lease: Lease<V> | undefined = undefined
   /** Diagnostics of this load, only while someone listens. */
   trace: LoadTrace | undefined = undefined
+  /** The store cannot take writes now (`acquire` answered `local`): load here, write nothing. */
+  local = false
   /** `loadTimeout`'s timer, cleared when the load's outcome has been written and delivered. */
   deadline: { clear(): void } | undefined = undefined
   /** Every caller left and `abortLoaderWhenNoWaiters` aborted the load: its outcome goes nowhere. */
@@ -524,6 +526,7 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
           flight.lease = acquired.lease
         // falls through: load here, under the lease
         case 'local': {
+          if (acquired.kind === 'local') flight.local = true
           const value = await loader(flight.context)
           return this.settle(key, flight, { kind: 'loaded', value })
         }
@@ -561,7 +564,7 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
       }
     }
     const now = this.now()
-    const keep = context.keep !== false && context.share !== false && !flight.discarded
+    const keep = context.keep !== false && context.share !== false && !flight.discarded && !flight.local
     if (ok) {
       const value = result as V
       const entry = keep ? this.entry(value, now, context.ttl, now - flight.started) : undefined

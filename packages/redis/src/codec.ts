@@ -33,42 +33,6 @@ export const jsonCodec: Codec = {
     ),
 }
 
-/**
- * What survives of an error across processes: name, message, code.
- * @example
- * ```ts
- * const wire: SerializedError = { name: 'NotFoundError', message: 'no product 7', code: 'E404' }
- * ```
- */
-export interface SerializedError {
-  name: string
-  message: string
-  code?: unknown
-  status?: unknown
-}
-
-export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) {
-    const { code, status } = error as Error & { code?: unknown; status?: unknown }
-    return { name: error.name, message: error.message, ...(code !== undefined ? { code } : {}), ...(status !== undefined ? { status } : {}) }
-  }
-  return { name: 'Error', message: String(error) }
-}
-
-/**
- * An error thrown in another process, rebuilt from its name, message and code.
- * @example
- * ```ts
- * catch (e) { if (e instanceof RemoteError && e.code === 'E404') return notFound() }
- * ```
- */
-export class RemoteError extends Error {
-  readonly code?: unknown
-  readonly status?: unknown
-  constructor(serialized: SerializedError) {
-    super(serialized.message)
-    this.name = serialized.name
-    if (serialized.code !== undefined) this.code = serialized.code
-    if (serialized.status !== undefined) this.status = serialized.status
-  }
-}
+// Errors cross processes through the cache's serializeError / reviveError (core); RemoteError
+// is core's, re-exported here where it was first documented.
+export { RemoteError, type SerializedError } from '@yieldpoint/core'

@@ -1,10 +1,24 @@
-import { InvalidArgumentError, MemoryStore, type CacheEntry, type Store } from '@yieldpoint/core'
+import {
+  InvalidArgumentError,
+  MemoryStore,
+  defaultReviveError,
+  defaultSerializeError,
+  type Acquired,
+  type CacheEntry,
+  type Lease,
+  type LeaseFailure,
+  type LeaseWaitResult,
+  type ReviveError,
+  type SerializedError,
+  type SerializeError,
+  type Store,
+  type StoreInitOptions,
+} from '@yieldpoint/core'
 import type { Redis } from 'ioredis'
-import { jsonCodec, RemoteError, serializeError, type Codec, type SerializedError } from './codec'
+import { jsonCodec, type Codec } from './codec'
 import { Connection, type ConnectionOptions } from './connection'
-import { RedisUnavailableError } from './errors'
 import { nap, randomToken, Subscriber } from './pubsub'
-import { ACQUIRE, COMMIT, DELETE, EXTEND, READ, RELEASE, SET } from './scripts'
+import { ACQUIRE, DELETE, EXTEND, FINISH, POLL, READ, SET } from './store-scripts'
 
 /**
  * Options of {@link RedisStore}.
@@ -22,7 +36,7 @@ export interface RedisStoreOptions extends ConnectionOptions {
   prefix?: string
   /** How values are serialized. Default: JSON that round-trips Buffers. */
   codec?: Codec
-  /** Lease of a load's lock (ms); a crashed leader is replaced after it. The watchdog extends it while the load runs. Default 10,000. */
+  /** Lease of a load (ms); a crashed leader is replaced after it. The watchdog extends it while the load runs. Default 10,000. */
   lockTtl?: number
   /** How often a waiting process re-checks (ms) when no pub/sub message arrives. Default 250. */
   pollInterval?: number
@@ -32,10 +46,10 @@ export interface RedisStoreOptions extends ConnectionOptions {
   l1?: { max: number }
   /** Extend the load's lease while it runs. Default true. (Off only to simulate a paused leader in tests.) */
   heartbeat?: boolean
-  /** The cache's clock; must be the same as the cache's `now`. Default `performance.now()`. */
-  now?: () => number
-  /** @internal test hook: runs between a follower's failed lock attempt and its re-check. */
+  /** @internal test hook: runs between a follower's failed lease attempt and its first check. */
   afterLockMiss?: () => Promise<void>
+  /** @internal test hook: a follower ignores pub/sub and learns outcomes only by polling. */
+  ignoreMessages?: boolean
 }
 
 interface Stored {
@@ -48,20 +62,37 @@ interface Stored {
   r?: number
 }
 
-type DoneMessage = { k: string; ok: true } | { k: string; ok: false; e: SerializedError }
+/** What a lease's end announces on the `done` channel (one channel per prefix, filtered by key). */
+type DoneMessage =
+  | { k: string; kind: 'stored' }
+  | { k: string; kind: 'value'; p: string }
+  | { k: string; kind: 'error'; e: SerializedError }
+  | { k: string; kind: 'not-shared' }
+  | { k: string; kind: 'retry' }
+
+/** Values whose entry lives shorter than this travel inside the done message (they may be gone before a follower reads them). */
+const INLINE_BELOW_MS = 1_000
 
 /**
- * A `Store` for `SingleFlightCache` on Redis, with a distributed single-flight: one load per key
- * cluster-wide. The first process to miss takes a lease (`SET NX PX` + a fencing token), loads,
- * and writes the result only if its fence is still current (a stalled leader's late write, or a
- * write racing `set`/`delete`, is rejected). Every other process subscribes first, then
- * re-checks, then waits for the leader's pub/sub message or its own poll tick, and receives the
- * leader's value — or its error, serialized (`name`, `message`, `code`), within moments. A
- * crashed leader's lease expires and the next process takes over.
+ * A `Store` for `SingleFlightCache` on Redis: one load per key cluster-wide. It takes part in the
+ * cache's single load path through the lease hook ({@link Store.acquire}); it has no
+ * single-flight of its own.
+ *
+ * - **acquire** runs one script: if the entry is no longer the one the cache just read (another
+ *   process committed meanwhile), it returns that entry; otherwise it takes the lease
+ *   (`SET NX PX` + a fence) or reports it busy.
+ * - **wait** (a busy lease): the outcome arrives over pub/sub — the value, `stored`, the leader's
+ *   error (serialized with the cache's `serializeError`, revived with its `reviveError`), "not
+ *   shared", or "retry" — or, if a message is lost, by polling (one script: a newer entry, or
+ *   whether the lease is still held). A crashed leader's lease expires and a follower takes over.
+ * - **commit / fail** run one fenced script: the entry is written only if no newer lease,
+ *   `set` or `delete` took a fence since the grant; the lease is freed; the outcome announced.
+ *   The L1 (if any) is written only after Redis accepted the write.
  *
  * Entries carry remaining durations, never clock readings, so clock skew between hosts does not
- * matter. Every command has a timeout; when Redis is down the cache degrades to in-process
- * single-flight (`onRedisError`), and returns to cluster-wide single-flight when it is back.
+ * matter; the cache's clock arrives through `init`. Fences come from the Redis server's clock, so
+ * they keep increasing across a restart. Every command has a timeout; when Redis is down the
+ * cache degrades to in-process single-flight (`onRedisError`).
  *
  * @example
  * ```ts
@@ -79,12 +110,17 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
   private readonly pollInterval: number
   private readonly failOpen: boolean
   private readonly heartbeat: boolean
-  private readonly now: () => number
   private readonly l1: MemoryStore<K, V> | undefined
   private readonly doneChannel: string
   private readonly invalidateChannel: string
   private readonly origin = randomToken()
   private readonly afterLockMiss: (() => Promise<void>) | undefined
+  private readonly ignoreMessages: boolean
+  /** The fence of the write each entry came from, so `acquire` can tell it from a newer one. */
+  private readonly fences = new WeakMap<object, string>()
+  private now: () => number = () => performance.now()
+  private serializeError: SerializeError = defaultSerializeError
+  private reviveError: ReviveError = defaultReviveError
 
   constructor(options: RedisStoreOptions) {
     if (!options || typeof options.client?.eval !== 'function') throw new InvalidArgumentError('RedisStore({ client }): client must be an ioredis client (new Redis(url)).')
@@ -95,9 +131,9 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
     this.pollInterval = options.pollInterval ?? 250
     this.failOpen = (options.onRedisError ?? 'fail-open') === 'fail-open'
     this.heartbeat = options.heartbeat !== false
-    this.now = options.now ?? (() => performance.now())
     this.l1 = options.l1 ? new MemoryStore<K, V>({ max: options.l1.max }) : undefined
     this.afterLockMiss = options.afterLockMiss
+    this.ignoreMessages = options.ignoreMessages === true
     this.doneChannel = `${this.prefix}done`
     this.invalidateChannel = `${this.prefix}invalidate`
     this.ownsSubscriber = options.subscriber === undefined
@@ -108,6 +144,13 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
       if (k === null) this.l1.clear()
       else this.l1.delete(k as K)
     })
+  }
+
+  /** Called by the cache: its clock and error (de)serializers. */
+  init(options: StoreInitOptions): void {
+    this.now = options.now
+    this.serializeError = options.serializeError
+    this.reviveError = options.reviveError
   }
 
   /** Whether the last Redis command succeeded (false while the circuit breaker is open). */
@@ -130,13 +173,16 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
   }
 
   async set(key: K, entry: CacheEntry<V>, keepFor: number): Promise<void> {
-    this.l1?.set(key, entry)
-    await this.connection.eval('RedisStore.set', SET, [this.valueKey(key), this.seqKey(key)], [this.encode(entry), this.keepMs(keepFor), this.invalidateChannel, this.invalidation(key)])
+    this.l1?.delete(key)
+    const fence = (await this.connection.eval('RedisStore.set', SET, [this.valueKey(key), this.seqKey(key)], [this.encodeStored(entry), this.keepMs(keepFor), this.invalidateChannel, this.invalidation(key)])) as string
+    this.fences.set(entry, String(fence))
+    this.l1?.set(key, entry) // only once Redis holds it
   }
 
   async delete(key: K): Promise<void> {
     this.l1?.delete(key)
-    await this.connection.eval('RedisStore.delete', DELETE, [this.valueKey(key), this.seqKey(key)], [this.invalidateChannel, this.invalidation(key)])
+    await this.connection.eval('RedisStore.delete', DELETE, [this.valueKey(key), this.seqKey(key)], [this.lockTtl, this.invalidateChannel, this.invalidation(key)])
+    this.l1?.delete(key) // a commit that raced the delete may have filled it meanwhile
   }
 
   /** Deletes every entry under this store's prefix (SCAN + UNLINK), and every other process's L1. */
@@ -153,51 +199,38 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
     })
   }
 
-  /** The distributed single-flight (see the class documentation). */
-  async load(key: K, loadHere: () => Promise<CacheEntry<V>>, { signal }: { signal: AbortSignal }): Promise<CacheEntry<V>> {
-    if (!this.connection.healthy) return this.degraded(loadHere, new RedisUnavailableError('Redis is unreachable'))
+  /** The lease hook (see the class documentation). `found`: the entry the cache read and decided on. */
+  async acquire(key: K, found: CacheEntry<V> | undefined, _options: { signal: AbortSignal }): Promise<Acquired<V>> {
+    if (!this.connection.healthy) return this.degraded(undefined)
     await this.subscriber.start(this.connection.timeoutMs).catch(() => {}) // polling covers a missing subscription
+    const foundFence = (found !== undefined && this.fences.get(found)) || '0'
+    // Listen before asking: an outcome published right after the script is never missed.
+    const inbox: { message?: DoneMessage; wake?: () => void } = {}
+    const stop = this.ignoreMessages
+      ? () => true
+      : this.subscriber.on(this.doneChannel, (raw) => {
+          const message = JSON.parse(raw) as DoneMessage
+          if (message.k !== key) return
+          inbox.message = message
+          inbox.wake?.()
+        })
     const token = randomToken()
-    const lockKey = this.lockKey(key)
-    // What was there when we missed (nothing, or a stale entry): any other payload is a newer result.
-    const missed = await this.readRaw(key).then((r) => r?.[0], () => undefined)
-    for (;;) {
-      let wake: ((message: DoneMessage) => void) | undefined
-      let failure: SerializedError | undefined
-      // Subscribe first, then try: a result published in between is never missed.
-      const stop = this.subscriber.on(this.doneChannel, (raw) => {
-        const message = JSON.parse(raw) as DoneMessage
-        if (message.k !== key) return
-        if (!message.ok) failure = message.e
-        wake?.(message)
-      })
-      try {
-        let fence: number
-        try {
-          fence = Number(await this.connection.eval('RedisStore.load', ACQUIRE, [lockKey, this.seqKey(key)], [token, this.lockTtl]))
-        } catch (error) {
-          return await this.degraded(loadHere, error)
-        }
-        if (fence > 0) return await this.lead(key, token, fence, loadHere)
-        await this.afterLockMiss?.()
-        for (;;) {
-          if (failure) throw new RemoteError(failure)
-          const entry = await this.newerEntry(key, missed)
-          if (entry !== undefined) return entry
-          const ttl = await this.connection.run('RedisStore.load', (c) => c.pttl(lockKey)).catch(() => -2)
-          if (ttl === -2) {
-            // No lock any more. COMMIT writes the value and frees the lock in one step, so the
-            // leader may have finished just after our read above: look again before taking over.
-            const committed = await this.newerEntry(key, missed)
-            if (committed !== undefined) return committed
-            break // the leader died or failed: take over
-          }
-          await nap(this.pollInterval, signal, (w) => ((wake = () => w()), () => (wake = undefined)))
-        }
-      } finally {
-        stop()
-      }
+    let reply: [number, string?, number?]
+    try {
+      reply = (await this.connection.eval('RedisStore.acquire', ACQUIRE, [this.valueKey(key), this.lockKey(key), this.seqKey(key)], [token, this.lockTtl, foundFence])) as [number, string?, number?]
+    } catch (error) {
+      stop()
+      return this.degraded(error)
     }
+    if (reply[0] === 0) {
+      stop()
+      return { kind: 'entry', entry: this.remember(key, this.decode(reply[1]!, reply[2]!)) }
+    }
+    if (reply[0] === 1) {
+      stop()
+      return { kind: 'lease', lease: this.lease(key, token, String(reply[1])) }
+    }
+    return { kind: 'busy', wait: (signal) => this.wait(key, foundFence, inbox, signal).finally(stop) }
   }
 
   /** Closes the subscriber connection this store created. */
@@ -205,77 +238,135 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
     if (this.ownsSubscriber) this.subscriber.close()
   }
 
-  private async lead(key: K, token: string, fence: number, loadHere: () => Promise<CacheEntry<V>>): Promise<CacheEntry<V>> {
-    const lockKey = this.lockKey(key)
-    const watchdog = this.heartbeat
-      ? setInterval(() => void this.connection.eval('RedisStore.extend', EXTEND, [lockKey], [token, this.lockTtl]).catch(() => {}), Math.max(1, Math.floor(this.lockTtl / 3)))
-      : undefined
-    watchdog?.unref()
-    let entry: CacheEntry<V>
-    try {
-      entry = await loadHere()
-    } catch (error) {
-      clearInterval(watchdog)
-      const message: DoneMessage = { k: key, ok: false, e: serializeError(error) }
-      // Remote followers fail fast with the same error instead of waiting for the lease.
-      await this.connection.run('RedisStore.fail', (c) => c.publish(this.doneChannel, JSON.stringify(message))).catch(() => {})
-      await this.connection.eval('RedisStore.release', RELEASE, [lockKey, `${this.prefix}{${key}}:w`], [token, `${this.prefix}released`, key]).catch(() => {})
-      throw error
+  private async wait(key: K, foundFence: string, inbox: { message?: DoneMessage; wake?: () => void }, signal: AbortSignal): Promise<LeaseWaitResult<V>> {
+    await this.afterLockMiss?.()
+    for (;;) {
+      if (inbox.message !== undefined) return this.received(key, inbox.message)
+      let polled: [number, string?, number?]
+      try {
+        polled = (await this.connection.eval('RedisStore.poll', POLL, [this.valueKey(key), this.lockKey(key)], [foundFence])) as [number, string?, number?]
+      } catch (error) {
+        if (this.failOpen) return { kind: 'retry' } // the next acquire finds Redis down and loads here
+        throw error
+      }
+      if (polled[0] === 0) return { kind: 'entry', entry: this.remember(key, this.decode(polled[1]!, polled[2]!)) }
+      if (polled[0] === 2) {
+        // Free and nothing new: the leader died, gave up, or announced while we polled.
+        return inbox.message !== undefined ? this.received(key, inbox.message) : { kind: 'retry' }
+      }
+      await nap(this.pollInterval, signal, (wake) => ((inbox.wake = wake), () => (inbox.wake = undefined)))
     }
-    clearInterval(watchdog)
+  }
+
+  private async received(key: K, message: DoneMessage): Promise<LeaseWaitResult<V>> {
+    switch (message.kind) {
+      case 'value':
+        return { kind: 'value', value: (this.codec.decode(message.p) as Stored).v as V }
+      case 'error':
+        return { kind: 'error', error: this.reviveError(message.e) }
+      case 'not-shared':
+        return { kind: 'not-shared' }
+      case 'retry':
+        return { kind: 'retry' }
+      case 'stored': {
+        const entry = await this.read(key).catch(() => undefined)
+        return entry === undefined ? { kind: 'retry' } : { kind: 'entry', entry: this.remember(key, entry) }
+      }
+    }
+  }
+
+  private lease(key: K, token: string, fence: string): Lease<V> {
+    const lockKey = this.lockKey(key)
+    const period = Math.min(2_147_483_647, Math.max(1, Math.floor(this.lockTtl / 3)))
+    const watchdog = this.heartbeat ? setInterval(() => void this.connection.eval('RedisStore.extend', EXTEND, [lockKey, this.seqKey(key)], [token, this.lockTtl]).catch(() => {}), period) : undefined
+    watchdog?.unref()
+    let ended = false
+    const finish = async (entry: CacheEntry<V> | undefined, keepFor: number, message: DoneMessage, fencedOut: DoneMessage): Promise<void> => {
+      if (ended) return
+      ended = true
+      clearInterval(watchdog)
+      let payload = ''
+      try {
+        if (entry !== undefined) payload = this.encodeStored(entry)
+      } catch (error) {
+        // The value cannot be stored (e.g. a BigInt through JSON): free the lease and give the
+        // waiting processes this error, then let the cache reject its callers with it.
+        await this.end(key, token, fence, '', 0, { k: key, kind: 'error', e: this.serializeError(error) }, fencedOut).catch(() => {})
+        throw error
+      }
+      let written: boolean
+      try {
+        written = await this.end(key, token, fence, payload, this.keepMs(keepFor), message, fencedOut)
+      } catch (error) {
+        if (this.failOpen) return // Redis gone: our own callers still get the outcome
+        throw error
+      }
+      if (written && entry !== undefined) {
+        this.fences.set(entry, fence)
+        this.l1?.set(key, entry) // only after Redis accepted the fenced write
+      }
+    }
+    return {
+      commit: (value, entry, keepFor) => {
+        const message: DoneMessage = entry === undefined || keepFor < INLINE_BELOW_MS ? { k: key, kind: 'value', p: this.codec.encode({ v: value }) } : { k: key, kind: 'stored' }
+        return finish(entry, keepFor, message, { k: key, kind: 'retry' })
+      },
+      fail: (outcome: LeaseFailure, entry, keepFor) => {
+        const message: DoneMessage =
+          outcome.kind === 'error' ? { k: key, kind: 'error', e: this.serializeError(outcome.error) } : outcome.kind === 'not-shared' ? { k: key, kind: 'not-shared' } : { k: key, kind: 'retry' }
+        return finish(entry, keepFor, message, message)
+      },
+    }
+  }
+
+  private async end(key: K, token: string, fence: string, payload: string, keepMs: number, message: DoneMessage, fencedOut: DoneMessage): Promise<boolean> {
+    const written = await this.connection.eval(
+      'RedisStore.finish',
+      FINISH,
+      [this.valueKey(key), this.lockKey(key), this.seqKey(key)],
+      [token, fence, payload, keepMs, this.doneChannel, JSON.stringify(message), JSON.stringify(fencedOut)],
+    )
+    return Number(written) === 1
+  }
+
+  private degraded(error: unknown): Acquired<V> {
+    if (!this.failOpen) throw error ?? new Error('unreachable')
+    return { kind: 'local' }
+  }
+
+  private remember(key: K, entry: CacheEntry<V>): CacheEntry<V> {
     this.l1?.set(key, entry)
-    const now = this.now()
-    await this.connection
-      .eval('RedisStore.commit', COMMIT, [this.valueKey(key), lockKey, this.seqKey(key)], [token, fence, this.encode(entry), this.keepMs(entry.staleUntil - now), this.doneChannel, JSON.stringify({ k: key, ok: true } satisfies DoneMessage)])
-      .catch(() => 0) // Redis gone: our own callers still get the value
     return entry
-  }
-
-  private async degraded(loadHere: () => Promise<CacheEntry<V>>, error: unknown): Promise<CacheEntry<V>> {
-    if (!this.failOpen) throw error
-    return loadHere()
-  }
-
-  /** The stored entry if it is fresh or differs from the one this process missed on. */
-  private async newerEntry(key: K, missed: string | undefined): Promise<CacheEntry<V> | undefined> {
-    const found = await this.readRaw(key).catch(() => null)
-    if (!found) return undefined
-    const entry = this.decode(found)
-    if (found[0] === missed && this.now() >= entry.freshUntil) return undefined
-    this.l1?.set(key, entry)
-    return entry
-  }
-
-  private readRaw(key: K): Promise<[string, number] | null> {
-    return this.connection.eval('RedisStore.get', READ, [this.valueKey(key)], []) as Promise<[string, number] | null>
   }
 
   private async read(key: K): Promise<CacheEntry<V> | undefined> {
-    const found = await this.readRaw(key)
-    return found ? this.decode(found) : undefined
+    const found = (await this.connection.eval('RedisStore.get', READ, [this.valueKey(key)], [])) as [string, number] | null
+    return found ? this.decode(found[0], found[1]) : undefined
   }
 
-  private decode([payload, pttl]: [string, number]): CacheEntry<V> {
-    const stored = this.codec.decode(payload) as Stored
+  private decode(raw: string, pttl: number): CacheEntry<V> {
+    const newline = raw.indexOf('\n')
+    const stored = this.codec.decode(raw.slice(newline + 1)) as Stored
     const now = this.now()
     const staleUntil = now + (pttl > 0 ? pttl : stored.s)
-    const entry: CacheEntry<V> = {
-      value: stored.v as V,
-      freshUntil: staleUntil - (stored.s - stored.f),
-      staleUntil,
-      delta: stored.d,
-      ...(stored.r !== undefined ? { retryAfter: staleUntil - (stored.s - stored.r) } : {}),
-    }
-    if (stored.e !== undefined) entry.error = new RemoteError(stored.e)
+    const freshUntil = staleUntil - (stored.s - stored.f)
+    const entry: CacheEntry<V> =
+      stored.e !== undefined
+        ? { kind: 'error', error: this.reviveError(stored.e), freshUntil, staleUntil }
+        : { kind: 'value', value: stored.v as V, freshUntil, staleUntil, delta: stored.d, ...(stored.r !== undefined ? { retryAfter: staleUntil - (stored.s - stored.r) } : {}) }
+    this.fences.set(entry, raw.slice(0, newline))
     return entry
   }
 
-  private encode(entry: CacheEntry<V>): string {
+  private encodeStored(entry: CacheEntry<V>): string {
     const now = this.now()
-    const stored: Stored = { f: entry.freshUntil - now, s: entry.staleUntil - now, d: entry.delta }
-    if ('error' in entry && entry.error !== undefined) stored.e = serializeError(entry.error)
-    else stored.v = entry.value
-    if (entry.retryAfter !== undefined) stored.r = entry.retryAfter - now
+    const stored: Stored = { f: entry.freshUntil - now, s: entry.staleUntil - now, d: 0 }
+    if (entry.kind === 'error') stored.e = this.serializeError(entry.error)
+    else {
+      stored.v = entry.value
+      stored.d = entry.delta
+      if (entry.retryAfter !== undefined) stored.r = entry.retryAfter - now
+    }
     return this.codec.encode(stored)
   }
 
@@ -299,3 +390,4 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
     return `${this.prefix}{${key}}:seq`
   }
 }
+

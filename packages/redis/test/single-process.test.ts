@@ -65,10 +65,11 @@ describe('RedisStore (one process)', () => {
   it('round-trips entries (Buffers included) under its prefix, with remaining durations', async () => {
     const store = new RedisStore<string, { body: Buffer }>({ client, prefix: 's1:' })
     const now = performance.now()
-    const entry: CacheEntry<{ body: Buffer }> = { value: { body: Buffer.from([0, 255, 7]) }, freshUntil: now + 5_000, staleUntil: now + 10_000, delta: 12 }
+    const entry: CacheEntry<{ body: Buffer }> = { kind: 'value', value: { body: Buffer.from([0, 255, 7]) }, freshUntil: now + 5_000, staleUntil: now + 10_000, delta: 12 }
     await store.set('k', entry, 10_000)
     expect(await client.exists('s1:{k}:v')).toBe(1)
     const got = (await store.get('k'))!
+    if (got.kind !== 'value') throw new Error('expected a value entry')
     expect(Buffer.isBuffer(got.value.body)).toBe(true)
     expect(got.value.body.equals(Buffer.from([0, 255, 7]))).toBe(true)
     expect(got.freshUntil - performance.now()).toBeGreaterThan(4_000)
@@ -95,7 +96,8 @@ describe('RedisStore (one process)', () => {
     const dead = new Redis(1, '127.0.0.1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
     dead.on('error', () => {})
     const store = new RedisStore<string, string>({ client: dead, subscriber: dead, onRedisError: 'fail-closed', commandTimeout: 100 })
-    await expect(store.load('k', async () => ({ value: 'x', freshUntil: 1, staleUntil: 1, delta: 0 }), { signal: new AbortController().signal })).rejects.toBeInstanceOf(RedisUnavailableError)
+    const closed = new SingleFlightCache<string, string>({ ttl: 1000, store })
+    await expect(closed.getOrSet('k', () => 'x')).rejects.toBeInstanceOf(RedisUnavailableError)
     const open = new RedisStore<string, string>({ client: dead, subscriber: dead, commandTimeout: 100 })
     const cache = new SingleFlightCache<string, string>({ ttl: 1000, store: open })
     expect(await cache.getOrSet('k', () => 'loaded locally')).toBe('loaded locally')
