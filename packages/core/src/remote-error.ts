@@ -54,6 +54,8 @@ export class RemoteError extends YieldpointError {
   readonly remote: SerializedError
   constructor(serialized: SerializedError) {
     super(typeof serialized.code === 'string' ? serialized.code : 'ERR_YP_REMOTE', String(serialized.message))
+    // The leader's message exactly (no docs link appended): a 404's text is the same everywhere.
+    this.message = String(serialized.message)
     // The leader's kind of error, for logs; test with instanceof RemoteError, not the name.
     this.name = typeof serialized.name === 'string' ? serialized.name : 'RemoteError'
     if (serialized.status !== undefined) this.status = serialized.status

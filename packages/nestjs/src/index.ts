@@ -21,3 +21,4 @@ export {
 } from './decorators'
 export { Coalesce, CoalesceInterceptor, COALESCE_OPTIONS, type CoalesceOptions } from './coalesce.interceptor'
 export type { CoalescedRequest } from './request-key'
+export { serializeHttpException, reviveHttpException, reviveHttpExceptionWith } from './remote-errors'
