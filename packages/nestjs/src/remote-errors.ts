@@ -2,7 +2,8 @@ import * as common from '@nestjs/common'
 import { HttpException } from '@nestjs/common'
 import { defaultReviveError, defaultSerializeError, type ReviveError, type SerializedError } from '@yieldpoint/core'
 
-type HttpExceptionClass = new (objectOrError?: unknown, descriptionOrOptions?: unknown) => HttpException
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest's own constructors take `any` bodies
+type HttpExceptionClass = new (objectOrError?: any) => HttpException
 
 // Every built-in HttpException subclass of @nestjs/common (NotFoundException, ConflictException, …).
 const BUILT_IN = (Object.values(common) as unknown[]).filter(
