@@ -2,7 +2,7 @@ import { YieldpointError } from './errors'
 
 /**
  * An error as it crosses a process boundary (a remote store's wire format). The default
- * {@link serializeError} keeps `name`, `message`, `code`, `status` and `statusCode`; a custom one
+ * {@link defaultSerializeError} keeps `name`, `message`, `code`, `status` and `statusCode`; a custom one
  * may add fields (e.g. an HTTP error's response body) for its {@link ReviveError} to read.
  * @example
  * ```ts

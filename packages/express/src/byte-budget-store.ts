@@ -7,10 +7,11 @@ const LONGEST_TIMER = 2 ** 31 - 1
 
 /** Bytes an entry holds: its body, plus a fixed allowance for headers and bookkeeping. */
 function entrySize(entry: CacheEntry<CapturedResponse>): number {
-  const body = entry.value?.body
+  const response = entry.kind === 'value' ? entry.value : undefined
+  const body = response?.body
   const bytes = body === undefined ? 0 : Buffer.isBuffer(body) ? body.length : (body.data?.length ?? 0)
   let headers = 0
-  for (const [name, value] of Object.entries(entry.value?.headers ?? {})) headers += name.length + String(value).length
+  for (const [name, value] of Object.entries(response?.headers ?? {})) headers += name.length + String(value).length
   return bytes + headers + 256
 }
 
