@@ -1,4 +1,4 @@
-import { NotSharedError, ReentrancyError } from './errors'
+import { type NotSharedError, ReentrancyError } from './errors'
 import { insideLoad, loadEnded, runAsLoad } from './reentrancy'
 import type { WaitOptions } from './options'
 import { WaitQueue, type Waiter, type WaitQueueOwner } from './wait-queue'

@@ -523,10 +523,10 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
           return this.settle(key, flight, { kind: 'remote', result })
         }
         case 'lease':
-          flight.lease = acquired.lease
-        // falls through: load here, under the lease
         case 'local': {
-          if (acquired.kind === 'local') flight.local = true
+          // Load here: under the lease, or without one (the store cannot coordinate, write nothing).
+          if (acquired.kind === 'lease') flight.lease = acquired.lease
+          else flight.local = true
           const value = await loader(flight.context)
           return this.settle(key, flight, { kind: 'loaded', value })
         }

@@ -173,7 +173,13 @@ describe('store failures (issue 11 item 4) never crash the process and free the 
   const base = <V>(over: Partial<Store<string, V>>): Store<string, V> => ({ get: () => undefined, set: () => {}, delete: () => {}, clear: () => {}, ...over })
 
   it('a store.get() that throws synchronously rejects the call instead of throwing', async () => {
-    const cache = new SingleFlightCache<string, string>({ store: base({ get: () => { throw new Error('get broke') } }) })
+    const cache = new SingleFlightCache<string, string>({
+      store: base({
+        get: () => {
+          throw new Error('get broke')
+        },
+      }),
+    })
     let result: Promise<string> | undefined
     expect(() => (result = cache.getOrSet('k', () => 'v'))).not.toThrow()
     await expect(result).rejects.toThrow('get broke')
@@ -292,7 +298,10 @@ function sharedBackend() {
               fail: (outcome, entry) => {
                 if (entry) entries.set(key, entry)
                 const wire = outcome.kind === 'error' ? JSON.stringify(io.serializeError(outcome.error)) : undefined
-                publish(key, outcome.kind === 'not-shared' ? { kind: 'not-shared' } : outcome.kind === 'error' ? { kind: 'error', error: wire } : { kind: 'retry' })
+                publish(
+                  key,
+                  outcome.kind === 'not-shared' ? { kind: 'not-shared' } : outcome.kind === 'error' ? { kind: 'error', error: wire } : { kind: 'retry' },
+                )
               },
             },
           }
@@ -325,10 +334,12 @@ describe('a remote store takes part through the lease hook (one load path)', () 
     const leaderCache = new SingleFlightCache<string, unknown>({ store: backend.store() })
     const followerCache = new SingleFlightCache<string, unknown>({ store: backend.store() })
     const gate = deferred<void>()
-    const leader = leaderCache.getOrSet('k', async () => {
-      await gate.promise
-      throw Object.assign(new Error('no product 7'), { status: 404 })
-    }).catch((e: unknown) => e)
+    const leader = leaderCache
+      .getOrSet('k', async () => {
+        await gate.promise
+        throw Object.assign(new Error('no product 7'), { status: 404 })
+      })
+      .catch((e: unknown) => e)
     await tick()
     let followerLoads = 0
     const follower = followerCache.getOrSet('k', () => (followerLoads++, 'x')).catch((e: unknown) => e)
@@ -368,12 +379,21 @@ describe('a remote store takes part through the lease hook (one load path)', () 
     const a = new SingleFlightCache<string, unknown>({ errorTtl: 60_000, store: backend.store() })
     const b = new SingleFlightCache<string, unknown>({ errorTtl: 60_000, store: backend.store({ dropMessages: true }) })
     const gate = deferred<void>()
-    const leader = a.getOrSet('k', async () => {
-      await gate.promise
-      throw new Error('origin down')
-    }).catch((e: unknown) => e)
+    const leader = a
+      .getOrSet('k', async () => {
+        await gate.promise
+        throw new Error('origin down')
+      })
+      .catch((e: unknown) => e)
     await tick()
-    const followers = Array.from({ length: 3 }, () => b.getOrSet('k', () => 'loaded here').then((v) => ({ v }), (e: unknown) => ({ e })))
+    const followers = Array.from({ length: 3 }, () =>
+      b
+        .getOrSet('k', () => 'loaded here')
+        .then(
+          (v) => ({ v }),
+          (e: unknown) => ({ e }),
+        ),
+    )
     await tick()
     gate.resolve()
     await leader
@@ -405,7 +425,9 @@ describe('a remote store takes part through the lease hook (one load path)', () 
     const a = new SingleFlightCache<string, unknown>({ store: backend.store(), abortLoaderWhenNoWaiters: true })
     const b = new SingleFlightCache<string, unknown>({ store: backend.store() })
     const ac = new AbortController()
-    const leader = a.getOrSet('k', ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))), { signal: ac.signal }).catch(() => 'left')
+    const leader = a
+      .getOrSet('k', ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))), { signal: ac.signal })
+      .catch(() => 'left')
     await tick()
     const follower = b.getOrSet('k', () => 'taken over')
     await tick()

@@ -2,7 +2,7 @@ import * as common from '@nestjs/common'
 import { HttpException } from '@nestjs/common'
 import { defaultReviveError, defaultSerializeError, type ReviveError, type SerializedError } from '@yieldpoint/core'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest's own constructors take `any` bodies
+// biome-ignore lint/suspicious/noExplicitAny: Nest's own exception constructors take `any` bodies
 type HttpExceptionClass = new (objectOrError?: any) => HttpException
 
 // Every built-in HttpException subclass of @nestjs/common (NotFoundException, ConflictException, …).

@@ -123,7 +123,8 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
   private reviveError: ReviveError = defaultReviveError
 
   constructor(options: RedisStoreOptions) {
-    if (!options || typeof options.client?.eval !== 'function') throw new InvalidArgumentError('RedisStore({ client }): client must be an ioredis client (new Redis(url)).')
+    if (!options || typeof options.client?.eval !== 'function')
+      throw new InvalidArgumentError('RedisStore({ client }): client must be an ioredis client (new Redis(url)).')
     this.connection = new Connection(options.client, options)
     this.prefix = options.prefix ?? 'yp:'
     this.codec = options.codec ?? jsonCodec
@@ -174,14 +175,24 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
 
   async set(key: K, entry: CacheEntry<V>, keepFor: number): Promise<void> {
     this.l1?.delete(key)
-    const fence = (await this.connection.eval('RedisStore.set', SET, [this.valueKey(key), this.seqKey(key)], [this.encodeStored(entry), this.keepMs(keepFor), this.invalidateChannel, this.invalidation(key)])) as string
+    const fence = (await this.connection.eval(
+      'RedisStore.set',
+      SET,
+      [this.valueKey(key), this.seqKey(key)],
+      [this.encodeStored(entry), this.keepMs(keepFor), this.invalidateChannel, this.invalidation(key)],
+    )) as string
     this.fences.set(entry, String(fence))
     this.l1?.set(key, entry) // only once Redis holds it
   }
 
   async delete(key: K): Promise<void> {
     this.l1?.delete(key)
-    await this.connection.eval('RedisStore.delete', DELETE, [this.valueKey(key), this.seqKey(key)], [this.lockTtl, this.invalidateChannel, this.invalidation(key)])
+    await this.connection.eval(
+      'RedisStore.delete',
+      DELETE,
+      [this.valueKey(key), this.seqKey(key)],
+      [this.lockTtl, this.invalidateChannel, this.invalidation(key)],
+    )
     this.l1?.delete(key) // a commit that raced the delete may have filled it meanwhile
   }
 
@@ -217,7 +228,12 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
     const token = randomToken()
     let reply: [number, string?, number?]
     try {
-      reply = (await this.connection.eval('RedisStore.acquire', ACQUIRE, [this.valueKey(key), this.lockKey(key), this.seqKey(key)], [token, this.lockTtl, foundFence])) as [number, string?, number?]
+      reply = (await this.connection.eval(
+        'RedisStore.acquire',
+        ACQUIRE,
+        [this.valueKey(key), this.lockKey(key), this.seqKey(key)],
+        [token, this.lockTtl, foundFence],
+      )) as [number, string?, number?]
     } catch (error) {
       stop()
       return this.degraded(error)
@@ -278,7 +294,9 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
   private lease(key: K, token: string, fence: string): Lease<V> {
     const lockKey = this.lockKey(key)
     const period = Math.min(2_147_483_647, Math.max(1, Math.floor(this.lockTtl / 3)))
-    const watchdog = this.heartbeat ? setInterval(() => void this.connection.eval('RedisStore.extend', EXTEND, [lockKey, this.seqKey(key)], [token, this.lockTtl]).catch(() => {}), period) : undefined
+    const watchdog = this.heartbeat
+      ? setInterval(() => void this.connection.eval('RedisStore.extend', EXTEND, [lockKey, this.seqKey(key)], [token, this.lockTtl]).catch(() => {}), period)
+      : undefined
     watchdog?.unref()
     let ended = false
     const finish = async (entry: CacheEntry<V> | undefined, keepFor: number, message: DoneMessage, fencedOut: DoneMessage): Promise<void> => {
@@ -308,12 +326,17 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
     }
     return {
       commit: (value, entry, keepFor) => {
-        const message: DoneMessage = entry === undefined || keepFor < INLINE_BELOW_MS ? { k: key, kind: 'value', p: this.codec.encode({ v: value }) } : { k: key, kind: 'stored' }
+        const message: DoneMessage =
+          entry === undefined || keepFor < INLINE_BELOW_MS ? { k: key, kind: 'value', p: this.codec.encode({ v: value }) } : { k: key, kind: 'stored' }
         return finish(entry, keepFor, message, { k: key, kind: 'retry' })
       },
       fail: (outcome: LeaseFailure, entry, keepFor) => {
         const message: DoneMessage =
-          outcome.kind === 'error' ? { k: key, kind: 'error', e: this.serializeError(outcome.error) } : outcome.kind === 'not-shared' ? { k: key, kind: 'not-shared' } : { k: key, kind: 'retry' }
+          outcome.kind === 'error'
+            ? { k: key, kind: 'error', e: this.serializeError(outcome.error) }
+            : outcome.kind === 'not-shared'
+              ? { k: key, kind: 'not-shared' }
+              : { k: key, kind: 'retry' }
         return finish(entry, keepFor, message, message)
       },
     }
@@ -353,7 +376,14 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
     const entry: CacheEntry<V> =
       stored.e !== undefined
         ? { kind: 'error', error: this.reviveError(stored.e), freshUntil, staleUntil }
-        : { kind: 'value', value: stored.v as V, freshUntil, staleUntil, delta: stored.d, ...(stored.r !== undefined ? { retryAfter: staleUntil - (stored.s - stored.r) } : {}) }
+        : {
+            kind: 'value',
+            value: stored.v as V,
+            freshUntil,
+            staleUntil,
+            delta: stored.d,
+            ...(stored.r !== undefined ? { retryAfter: staleUntil - (stored.s - stored.r) } : {}),
+          }
     this.fences.set(entry, raw.slice(0, newline))
     return entry
   }
@@ -390,4 +420,3 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
     return `${this.prefix}{${key}}:seq`
   }
 }
-
