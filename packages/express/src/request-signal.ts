@@ -2,9 +2,17 @@ import { YieldpointError } from '@yieldpoint/core'
 import type { Request, Response } from 'express'
 
 /**
- * An AbortSignal that aborts when the client goes away before its response has been sent, so a
- * request waiting for a lock, a permit or another request's result stops waiting at once.
- * @internal
+ * An AbortSignal that aborts when the client goes away before its response has been sent (its
+ * reason: a {@link ClientClosedError}), so work done for this request — a wait for a lock, a
+ * permit, another request's result, an upstream call — stops at once. Express's `Request` has no
+ * `signal`; this is it.
+ * @example
+ * ```ts
+ * app.get('/report', async (req, res) => {
+ *   const signal = requestSignal(req, res)
+ *   res.json(await db.product(String(req.query.id), { signal }))
+ * })
+ * ```
  */
 export function requestSignal(req: Request, res: Response): AbortSignal {
   const controller = new AbortController()

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidArgumentError, TimeoutError } from '@yieldpoint/core'
-import { concurrencyLimit, serialize } from '../src'
+import { InvalidArgumentError, TimeoutError, YieldpointError } from '@yieldpoint/core'
+import { ClientClosedError, concurrencyLimit, requestSignal, serialize } from '../src'
 import { expressVersions, gate, listen, macrotask, until } from './helpers'
 
 describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_name, express) => {
@@ -259,5 +259,36 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
     expect(() => serialize({} as never)).toThrow(/key must be a function/)
     expect(() => concurrencyLimit({ permits: 0 })).toThrow(/permits must be an integer >= 1/)
     expect(() => concurrencyLimit({ permits: 2, queue: -1 })).toThrow(/queue must be a number >= 0/)
+  })
+})
+
+describe.each(expressVersions)('requestSignal() on %s', (_name, express) => {
+  it('aborts with a ClientClosedError (a YieldpointError with a code) when the client leaves', async () => {
+    const app = express()
+    const reasons: unknown[] = []
+    const entered = gate()
+    const aborted = gate()
+    app.get('/wait', (req, res) => {
+      const signal = requestSignal(req, res)
+      signal.addEventListener('abort', () => {
+        reasons.push(signal.reason)
+        aborted.open()
+      })
+      entered.open()
+    })
+    const server = await listen(app)
+    try {
+      const quitter = new AbortController()
+      const gone = fetch(`${server.url}/wait`, { signal: quitter.signal }).catch(() => 'aborted')
+      await entered.promise
+      quitter.abort()
+      expect(await gone).toBe('aborted')
+      await aborted.promise
+      expect(reasons[0]).toBeInstanceOf(ClientClosedError)
+      expect(reasons[0]).toBeInstanceOf(YieldpointError)
+      expect(reasons[0]).toMatchObject({ code: 'ERR_YP_CLIENT_CLOSED' })
+    } finally {
+      await server.close()
+    }
   })
 })
