@@ -62,6 +62,25 @@ export default defineConfig({
             { text: 'KeyedLock', link: '/primitives/keyed-lock' },
             { text: 'SingleFlight', link: '/primitives/single-flight' },
             { text: 'SingleFlightCache', link: '/primitives/single-flight-cache' },
+            { text: 'RateLimiter', link: '/primitives/rate-limiter' },
+            { text: 'limit', link: '/primitives/limit' },
+            { text: 'Pool', link: '/primitives/pool' },
+          ],
+        },
+        {
+          text: 'Conformance',
+          items: [
+            { text: 'Primitives (numbered cases)', link: '/conformance/primitives' },
+            { text: 'SingleFlightCache (SF-01 …)', link: '/conformance/single-flight' },
+          ],
+        },
+      ],
+      '/conformance/': [
+        {
+          text: 'Conformance',
+          items: [
+            { text: 'Primitives (numbered cases)', link: '/conformance/primitives' },
+            { text: 'SingleFlightCache (SF-01 …)', link: '/conformance/single-flight' },
           ],
         },
       ],
