@@ -33,6 +33,11 @@ function die(message) {
   process.exit(1)
 }
 
+step('packaging fields', () => {
+  const r = sh(process.execPath, [join(repo, 'scripts', 'check-packaging.mjs')], repo)
+  if (!r.ok) die(r.out)
+})
+
 const scratch = mkdtempSync(join(tmpdir(), 'yp-release-'))
 const packages = readdirSync(join(repo, 'packages')).filter((p) => {
   const pkg = JSON.parse(readFileSync(join(repo, 'packages', p, 'package.json'), 'utf8'))
