@@ -58,6 +58,7 @@ const mutants = [
   ['../express/src/capture.ts', '      if (name in before && String(before[name]) === String(value)) continue', '      void before', "express: each request keeps the headers it had before the handler"],
   ['../express/src/capture.ts', "    if (state === 'running' && res.headersSent) fail(", "    if (false) fail(", 'express: a leader whose body broke off releases its followers'],
   ['../express/src/coalesce.ts', '        buffer: ctx.staleValue !== undefined,', '        buffer: false,', 'express: staleIfError protects the request that leads the refresh'],
+  ['../express/src/coalesce.ts', '          ctx.share = false // this request', '          void ctx // this request', 'express: a non-shareable response reaches nobody else (ctx.share = false)'],
   ['../express/src/coalesce.ts', '  if (unsafe.length && keyOf === undefined) {', '  if (false) {', 'express: non-safe methods need a key'],
   ['../express/src/coalesce.ts', "  const credentialNames = credentialHeaders.map((h) => h.toLowerCase())", "  const credentialNames = ['authorization', 'cookie']", 'express: credentialHeaders partitions'],
   ['../express/src/request-key.ts', "'range', 'if-range', 'if-match', 'if-unmodified-since'", "'range'", 'express: preconditions bypass coalescing'],

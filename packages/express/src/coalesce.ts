@@ -1,4 +1,13 @@
-import { InvalidArgumentError, SingleFlightCache, TimeoutError, type CacheResult, type LoaderContext, type SingleFlightCacheOptions } from '@yieldpoint/core'
+import {
+  InvalidArgumentError,
+  NotSharedError,
+  SingleFlightCache,
+  TimeoutError,
+  YieldpointError,
+  type CacheResult,
+  type LoaderContext,
+  type SingleFlightCacheOptions,
+} from '@yieldpoint/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { LRUCache } from 'lru-cache'
 import { ByteBudgetStore } from './byte-budget-store'
@@ -14,7 +23,8 @@ import { BYPASS_HEADERS, credentialPartition, KEYED_PRECONDITIONS, origin } from
  * coalesce({ ttl: 5_000, staleWhileRevalidate: 30_000, credentialHeaders: ['authorization', 'cookie', 'x-api-key'] })
  * ```
  */
-export interface CoalesceOptions extends Pick<SingleFlightCacheOptions<string, CapturedResponse>, 'ttl' | 'staleWhileRevalidate' | 'staleIfError' | 'store'> {
+export interface CoalesceOptions
+  extends Pick<SingleFlightCacheOptions<string, CapturedResponse>, 'ttl' | 'staleWhileRevalidate' | 'staleIfError' | 'loadTimeout' | 'store'> {
   /**
    * Methods that are coalesced. Default `['GET', 'HEAD']`. Any other method (POST, PUT, PATCH,
    * DELETE, …) needs a `key` that includes everything the response depends on (such as a hash of
@@ -72,17 +82,19 @@ export interface CoalesceOptions extends Pick<SingleFlightCacheOptions<string, C
  */
 export type CoalesceHandler = RequestHandler & { cache: SingleFlightCache<string, CapturedResponse> }
 
-/** The leader's response must not reach anyone else: each waiting request runs the handler itself. */
-class NotShareable extends Error {}
-/** The leader's response is shared with the requests waiting now, but not kept. */
-class NotCacheable extends Error {
+/**
+ * The handler answered with a server error (5xx, not in `cacheStatuses`): a failed load in RFC
+ * 5861's sense, so `staleIfError` may answer with the stale copy instead; otherwise the waiting
+ * requests replay this response. (Other outcomes are declared with `ctx.keep`/`ctx.share`.)
+ */
+class ServerErrorResponse extends YieldpointError {
   constructor(readonly response: CapturedResponse) {
-    super('not cacheable')
+    super('ERR_YP_SERVER_ERROR_RESPONSE', `the handler answered ${response.status}`)
   }
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD'])
-const DEFAULT_CACHE_OPTIONS = ['ttl', 'staleWhileRevalidate', 'staleIfError', 'store', 'max', 'maxBytes'] as const
+const DEFAULT_CACHE_OPTIONS = ['ttl', 'staleWhileRevalidate', 'staleIfError', 'loadTimeout', 'store', 'max', 'maxBytes'] as const
 
 function fail(message: string): never {
   throw new InvalidArgumentError(`coalesce(options): ${message}`)
@@ -171,6 +183,8 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
       ttl,
       staleWhileRevalidate: duration(options.staleWhileRevalidate, 'staleWhileRevalidate', 0),
       staleIfError: duration(options.staleIfError, 'staleIfError', 0),
+      // A handler that never finishes frees its key after the load's deadline (core's default 60 s).
+      ...(options.loadTimeout === undefined ? {} : { loadTimeout: options.loadTimeout }),
       store:
         options.store ??
         new ByteBudgetStore({
@@ -232,8 +246,15 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
       return capture.done.then((captured) => {
         if (captured.vary.length) varyByBase.set(base, captured.vary)
         else varyByBase.delete(base)
-        if (!captured.shareable) throw new NotShareable()
-        if (!cacheable(captured.status)) throw new NotCacheable(captured)
+        if (!captured.shareable) {
+          ctx.share = false // this request's own: the followers run the handler themselves
+          return captured
+        }
+        if (!cacheable(captured.status)) {
+          if (captured.status >= 500) throw new ServerErrorResponse(captured)
+          ctx.keep = false // given to the requests waiting now (no stampede on a 404), never kept
+          return captured
+        }
         // Loaded before the URL's Vary was known: keep it under its variant too, where later
         // requests (which now know the Vary) look for it.
         if (captured.vary.length && key === base) cache.set(`${base} vary:${captured.varyValues}`, captured).catch(() => {})
@@ -250,12 +271,14 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
     } catch (error) {
       if (own) return answerHeldBack(res, own, undefined, arrived)
       if (signal.aborted) return // a gone client needs nothing
-      if (error instanceof NotCacheable) return replay(req, res, next, base, attempt, error.response, 'coalesced', arrived)
+      if (error instanceof ServerErrorResponse)
+        return replay(req, res, next, base, attempt, error.response, status.result === 'hit' ? 'hit' : 'coalesced', arrived)
       // The leader's response broke off: elect a new leader among the followers (one handler run,
       // not a stampede); after two such failures in a row each runs the handler itself.
       if (error instanceof LeaderFailed) return attempt < 2 ? handle(req, res, next, base, attempt + 1, arrived) : bypass(res, next)
-      // Not shareable, or waited too long: this request runs the handler itself.
-      if (error instanceof NotShareable || error instanceof TimeoutError) return bypass(res, next)
+      // Not shareable, or waited too long (followerTimeout, or the load's deadline passed): this
+      // request runs the handler itself.
+      if (error instanceof NotSharedError || error instanceof TimeoutError) return bypass(res, next)
       return next(error)
     }
     if (own) return answerHeldBack(res, own, response, arrived)

@@ -234,6 +234,8 @@ describe.each(expressVersions)('coalesce() in real deployments, on %s', (_name, 
     const cache = coalesce().cache
     expect(() => coalesce({ cache, store: new Map() as never })).toThrow(InvalidArgumentError)
     expect(() => coalesce({ cache, ttl: 5 })).toThrow(/ignored next to cache/)
+    expect(() => coalesce({ cache, loadTimeout: 5 })).toThrow(InvalidArgumentError)
+    expect(() => coalesce({ loadTimeout: 0 })).toThrow(InvalidArgumentError)
     expect(() => coalesce({ cache })).not.toThrow()
     expect(() => coalesce({ ttl: -1 })).toThrow(InvalidArgumentError)
     expect(() => coalesce({ followerTimeout: Number.NaN })).toThrow(/followerTimeout/)

@@ -98,6 +98,40 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
     }
   })
 
+  it('3. a handler that never finishes is bounded by the load deadline (loadTimeout), not by any client', async () => {
+    const app = express()
+    const state = { arrived: 0, runs: 0 }
+    const followersIn = gate()
+    const never = gate()
+    app.use((_req, _res, next) => {
+      if (++state.arrived === 4) followersIn.open()
+      next()
+    })
+    const mw = coalesce({ loadTimeout: 50, followerTimeout: FOREVER })
+    app.get('/hang', mw, async (_req, res) => {
+      const run = ++state.runs
+      if (run === 1) await never.promise // the first run hangs until the test ends
+      res.send(`run ${run}`)
+    })
+    const server = await listen(app)
+    try {
+      const hung = new AbortController()
+      const leader = request(`${server.url}/hang`, { signal: hung.signal }).catch(() => 'gone')
+      await until(() => state.runs === 1, 'leader running')
+      const followers = Array.from({ length: 3 }, () => request(`${server.url}/hang`))
+      await followersIn.promise
+      const rs = await Promise.all(followers) // released by the deadline, each runs the handler itself
+      expect(rs.map((r) => r.headers['x-coalesce'])).toEqual(['bypass', 'bypass', 'bypass'])
+      expect(rs.every((r) => r.status === 200 && r.body.toString().startsWith('run '))).toBe(true)
+      expect(mw.cache.inFlight).toBe(0)
+      hung.abort()
+      expect(await leader).toBe('gone')
+      never.open()
+    } finally {
+      await server.close()
+    }
+  })
+
   it('6. staleIfError protects the request that leads the refresh too (RFC 5861)', async () => {
     let clock = 0
     const cache = new SingleFlightCache<string, CapturedResponse>({
