@@ -72,7 +72,7 @@ const mutants = [
   ['../rxjs/src/relay.ts', '  if (tearingDown > 0) {', '  if (false) {', 'rxjs: a waiter torn down by the same unsubscribe never starts its source'],
   ['../rxjs/src/relay.ts', '    this.onEnd()\n    this.target.error(error)', '    this.target.error(error)\n    this.onEnd()', 'rxjs: the guard is released before an error is forwarded'],
   ['../rxjs/src/with-guard.ts', '            while (!waiting && active < concurrent', '            while (active < concurrent', 'rxjs: permitMap keeps one wait open per stream'],
-  ['../rxjs/src/flight.ts', '        if (error === EMPTY_RESULT) subscriber.complete()', '        if (false) subscriber.complete()', 'rxjs: an empty factory completes empty'],
+  ['../rxjs/src/flight.ts', '    if (value === EMPTY_RESULT) context.keep = false', '    void context', 'rxjs: an empty factory completes empty and caches nothing'],
 ]
 let missed = 0
 for (const [file, from, to, rule] of mutants) {

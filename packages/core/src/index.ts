@@ -20,11 +20,11 @@ export {
   NotSharedError,
 } from './errors'
 export { KeyedLock, type KeyedLockStatistics } from './keyed-lock'
-export { SingleFlight, type Coalescer, type RunContext } from './single-flight'
+export { SingleFlight, type Coalescer, type RunContext, type SingleFlightStatistics } from './single-flight'
 export {
   SingleFlightCache,
   type SingleFlightCacheOptions,
-  type SingleFlightCacheStats,
+  type SingleFlightCacheStatistics,
   type Loader,
   type LoaderContext,
   type GetOrSetOptions,

@@ -138,14 +138,17 @@ export interface SingleFlightCacheOptions<K, V> {
 }
 
 /**
- * Counters since the cache was created.
+ * What `SingleFlightCache.statistics()` returns: counters since the cache was created, and the
+ * loads running now.
  * @example
  * ```ts
- * const { hits, misses, coalesced } = cache.stats()
+ * const { hits, misses, coalesced, inFlight } = cache.statistics()
  * const hitRatio = hits / (hits + misses + coalesced)
  * ```
  */
-export interface SingleFlightCacheStats {
+export interface SingleFlightCacheStatistics {
+  /** Loads running now. */
+  inFlight: number
   /** Calls answered from a fresh entry (or a cached error). */
   hits: number
   /** Calls that found no usable entry and started a load. */
@@ -246,7 +249,7 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
   private readonly detectReentrancy: boolean
   private readonly now: () => number
   private readonly random: () => number
-  private readonly counters: SingleFlightCacheStats = { hits: 0, misses: 0, coalesced: 0, loads: 0, staleServed: 0, errors: 0 }
+  private readonly counters: Omit<SingleFlightCacheStatistics, 'inFlight'> = { hits: 0, misses: 0, coalesced: 0, loads: 0, staleServed: 0, errors: 0 }
   /** The `name` option: labels messages and `yieldpoint:cache` payloads. */
   readonly name: string | undefined
   private readonly api: string
@@ -384,14 +387,9 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
     await this.store.clear()
   }
 
-  /** A copy of the counters. */
-  stats(): SingleFlightCacheStats {
-    return { ...this.counters }
-  }
-
-  /** Number of loads running. */
-  get inFlight(): number {
-    return this.flights.size
+  /** A snapshot for logs and metrics: a copy of the counters, and the loads running now. */
+  statistics(): SingleFlightCacheStatistics {
+    return { inFlight: this.flights.size, ...this.counters }
   }
 
   private decide(key: K, found: CacheEntry<V> | undefined, loader: Loader<K, V>, opts: GetOrSetOptions | undefined): Promise<V> {

@@ -47,6 +47,18 @@ export interface Coalescer<K, V> {
 }
 
 /**
+ * What `SingleFlight.statistics()` returns.
+ * @example
+ * ```ts
+ * const { inFlight } = flights.statistics()
+ * ```
+ */
+export interface SingleFlightStatistics {
+  /** Executions running now (one per key). */
+  inFlight: number
+}
+
+/**
  * Go's `singleflight.Group`, for promises: concurrent `run(key, fn)` calls share one execution of
  * `fn` and all get the identical value or the same error. Nothing is kept once it settles — the
  * next call runs `fn` again (use {@link SingleFlightCache} to keep results).
@@ -131,8 +143,13 @@ export class SingleFlight<K = string, V = unknown> implements Coalescer<K, V> {
   }
 
   /** True while an execution for `key` is running. */
-  inFlight(key: K): boolean {
+  has(key: K): boolean {
     return this.flights.has(key)
+  }
+
+  /** A snapshot for logs and metrics. */
+  statistics(): SingleFlightStatistics {
+    return { inFlight: this.flights.size }
   }
 
   /** Number of executions running. */

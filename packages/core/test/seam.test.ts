@@ -54,7 +54,7 @@ describe('loadTimeout (issue 11 item 1): a load has a bound', () => {
     expect(loaderSignal.reason).toBeInstanceOf(TimeoutError)
     expect(second.reason).toBeInstanceOf(TimeoutError)
     expect((second.reason as TimeoutError).message).toMatch(/loadTimeout \(1000 ms\)/)
-    expect(cache.inFlight).toBe(0)
+    expect(cache.statistics().inFlight).toBe(0)
     await expect(cache.getOrSet('k', () => 'fresh')).resolves.toBe('fresh')
   })
 
@@ -198,7 +198,7 @@ describe('store failures (issue 11 item 4) never crash the process and free the 
     const b = cache.getOrSet('k', async () => 2n).catch((e: unknown) => e)
     expect(await a).toBeInstanceOf(TypeError)
     expect(await b).toBe(await a)
-    expect(cache.inFlight).toBe(0)
+    expect(cache.statistics().inFlight).toBe(0)
     await expect(cache.getOrSet('k', async () => 'plain')).resolves.toBe('plain')
     expect(writes).toBe(2)
   })
@@ -206,7 +206,7 @@ describe('store failures (issue 11 item 4) never crash the process and free the 
   it('an async store.set() that rejects rejects the callers, frees the key, and leaves no unhandled rejection', async () => {
     const cache = new SingleFlightCache<string, string>({ store: base({ set: async () => Promise.reject(new Error('write refused')) }) })
     await expect(cache.getOrSet('k', () => 'v')).rejects.toThrow('write refused')
-    expect(cache.inFlight).toBe(0)
+    expect(cache.statistics().inFlight).toBe(0)
   })
 
   it('an errorTtl entry is written before any caller rejects (issue 11 item 15)', async () => {

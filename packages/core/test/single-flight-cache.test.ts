@@ -46,9 +46,9 @@ describe('SingleFlightCache — concurrency (docs/conformance/single-flight.md S
     expect(o.calls).toBe(1)
     expect(o.maxActive).toBe(1)
     expect(values.every((v) => v === values[0])).toBe(true)
-    expect(cache.stats()).toEqual({ hits: 0, misses: 1, coalesced: 999, loads: 1, staleServed: 0, errors: 0 })
+    expect(cache.statistics()).toEqual({ inFlight: 0, hits: 0, misses: 1, coalesced: 999, loads: 1, staleServed: 0, errors: 0 })
     await cache.getOrSet('k', o.load)
-    const s = cache.stats()
+    const s = cache.statistics()
     expect(s.hits / (s.hits + s.misses + s.coalesced)).toBeCloseTo(1 / 1001)
   })
 
@@ -70,7 +70,7 @@ describe('SingleFlightCache — concurrency (docs/conformance/single-flight.md S
     // a cycle through another key
     const cycle = cache.getOrSet('P', async () => cache.getOrSet('Q', async () => cache.getOrSet('P', () => 3)))
     await expect(cycle).rejects.toBeInstanceOf(ReentrancyError)
-    expect(cache.inFlight).toBe(0)
+    expect(cache.statistics().inFlight).toBe(0)
   })
 
   it('SF-04: a synchronously throwing loader rejects all 10; the next call calls the origin again', async () => {
@@ -80,7 +80,7 @@ describe('SingleFlightCache — concurrency (docs/conformance/single-flight.md S
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => cache.getOrSet('k', () => { calls++; throw err })))
     expect(results.every((r) => r.status === 'rejected' && r.reason === err)).toBe(true)
     expect(calls).toBe(1)
-    expect(cache.inFlight).toBe(0)
+    expect(cache.statistics().inFlight).toBe(0)
     await expect(cache.getOrSet('k', () => (calls++, 5))).resolves.toBe(5)
     expect(calls).toBe(2)
   })
@@ -99,13 +99,13 @@ describe('SingleFlightCache — concurrency (docs/conformance/single-flight.md S
     const first = track(cache.getOrSet('k', () => (calls++, 7)))
     await vi.advanceTimersByTimeAsync(0)
     expect(first.status).toBe('pending') // written first, then delivered: nobody sees what the store does not hold
-    expect(cache.inFlight).toBe(1) // write pending: the flight stays joinable
+    expect(cache.statistics().inFlight).toBe(1) // write pending: the flight stays joinable
     const second = track(cache.getOrSet('k', () => (calls++, 8)))
     releaseWrite()
     await vi.advanceTimersByTimeAsync(0)
     expect(first.value).toBe(7)
     expect(second.value).toBe(7)
-    expect(cache.inFlight).toBe(0)
+    expect(cache.statistics().inFlight).toBe(0)
     expect(calls).toBe(1)
   })
 
@@ -134,7 +134,7 @@ describe('SingleFlightCache — errors (SF-07..SF-11)', () => {
     await vi.advanceTimersByTimeAsync(20)
     await next
     expect(o.calls).toBe(2)
-    expect(cache.stats().errors).toBe(2)
+    expect(cache.statistics().errors).toBe(2)
   })
 
   it('SF-08: no convoy — a failed burst is one load; late arrivals form one new flight; concurrency 1', async () => {
@@ -180,8 +180,8 @@ describe('SingleFlightCache — errors (SF-07..SF-11)', () => {
     await vi.advanceTimersByTimeAsync(10)
     expect((await Promise.all(ps)).every((v) => v === 'v1')).toBe(true)
     expect(o.calls).toBe(2)
-    expect(cache.stats().staleServed).toBe(50)
-    expect(cache.stats().errors).toBe(1)
+    expect(cache.statistics().staleServed).toBe(50)
+    expect(cache.statistics().errors).toBe(1)
     await vi.advanceTimersByTimeAsync(2000)
     expect(await cache.getOrSet('k', o.load)).toBe('v1')
     expect(o.calls).toBe(2) // backing off
@@ -235,7 +235,7 @@ describe('SingleFlightCache — cancellation and timeouts (SF-12..SF-17)', () =>
     for (const ac of acs) ac.abort()
     expect(await Promise.all(ws)).toEqual(['aborted', 'aborted', 'aborted'])
     expect(o.signals[0]!.aborted).toBe(true)
-    expect(cache.inFlight).toBe(0)
+    expect(cache.statistics().inFlight).toBe(0)
     const next = cache.getOrSet('k', o.load)
     await vi.advanceTimersByTimeAsync(100)
     expect(await next).toBe('v2')
@@ -248,7 +248,7 @@ describe('SingleFlightCache — cancellation and timeouts (SF-12..SF-17)', () =>
     const reason = new Error('pre')
     await expect(cache.getOrSet('k', () => calls++, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
     expect(calls).toBe(0)
-    expect(cache.inFlight).toBe(0)
+    expect(cache.statistics().inFlight).toBe(0)
   })
 
   it('SF-16: a per-call timeout rejects at 100 ms; the origin keeps running and fills the cache', async () => {
@@ -301,7 +301,7 @@ describe('SingleFlightCache — TTL, staleness and races (SF-18..SF-25)', () => 
     const values = await Promise.all(Array.from({ length: 100 }, () => cache.getOrSet('k', o.load)))
     expect(values.every((v) => v === 'v0')).toBe(true)
     expect(o.calls).toBe(1)
-    expect(cache.stats().staleServed).toBe(100)
+    expect(cache.statistics().staleServed).toBe(100)
     await vi.advanceTimersByTimeAsync(50)
     expect(await cache.getOrSet('k', o.load)).toBe('v1')
   })
@@ -398,7 +398,7 @@ describe('SingleFlightCache — TTL, staleness and races (SF-18..SF-25)', () => 
     expect(o.calls).toBe(2) // exactly one early refresh
     await vi.advanceTimersByTimeAsync(1000)
     expect(await cache.getOrSet('k', o.load)).toBe('v2') // refreshed before it ever expired
-    expect(cache.stats().misses).toBe(1)
+    expect(cache.statistics().misses).toBe(1)
   })
 
   it('SF-24: wall-clock jumps do not change TTL decisions (monotonic clock)', async () => {
@@ -464,7 +464,7 @@ describe('SingleFlightCache — memory and metrics (SF-26, SF-27)', () => {
     ac.abort()
     await Promise.all(ps)
     await settle()
-    expect(cache.inFlight).toBe(0)
+    expect(cache.statistics().inFlight).toBe(0)
     expect(locks.size).toBe(0)
   })
 })
@@ -480,7 +480,7 @@ describe('SingleFlightCache — bad input', () => {
     expect(() => cache.getOrSet('k', 'not a function' as never)).toThrow(/loader must be a function/)
     expect(() => cache.getOrSet({ id: 1 }, () => 1)).toThrow(InvalidArgumentError)
     expect(() => cache.getOrSet('k', () => 1, { ttl: -5 })).toThrow(InvalidArgumentError)
-    expect(cache.inFlight).toBe(0)
+    expect(cache.statistics().inFlight).toBe(0)
   })
 
   it('a loader that sets an invalid ctx.ttl rejects with a typed error', async () => {
@@ -539,6 +539,6 @@ describe('SingleFlightCache — async store reads', () => {
     expect(values.every((v) => v === 'v')).toBe(true)
     expect(reads).toBe(1)
     expect(loads).toBe(1)
-    expect(cache.stats()).toMatchObject({ misses: 1, coalesced: 99 })
+    expect(cache.statistics()).toMatchObject({ misses: 1, coalesced: 99 })
   })
 })

@@ -22,7 +22,7 @@ describe('SingleFlight (docs/conformance/primitives.md case 45, Go singleflight)
     let calls = 0
     const d = deferred<{ n: number }>()
     const ps = Array.from({ length: 100 }, () => sf.run('k', () => (calls++, d.promise)))
-    expect(sf.inFlight('k')).toBe(true)
+    expect(sf.has('k')).toBe(true)
     d.resolve({ n: 1 })
     const values = await Promise.all(ps)
     expect(calls).toBe(1)
@@ -76,7 +76,7 @@ describe('SingleFlight (docs/conformance/primitives.md case 45, Go singleflight)
     expect(s2.aborted).toBe(false)
     expect(((await py) as Error).name).toBe('TimeoutError')
     expect(s2.aborted).toBe(true)
-    expect(sf.inFlight('j')).toBe(false)
+    expect(sf.has('j')).toBe(false)
     await px
     expect(abortCount(x.signal)).toBe(0)
   })
@@ -99,7 +99,7 @@ describe('SingleFlight (docs/conformance/primitives.md case 45, Go singleflight)
     const p2 = sf.run('k', () => second.promise)
     first.resolve('old')
     expect(await p1).toBe('old')
-    expect(sf.inFlight('k')).toBe(true) // still the successor
+    expect(sf.has('k')).toBe(true) // still the successor
     let calls = 0
     const p3 = sf.run('k', () => (calls++, 'third'))
     second.resolve('new')

@@ -217,13 +217,13 @@ describe('mixed-user load through a proxy and compression()', () => {
         }),
       )
       // Every handler a gone client left behind still finishes; then nothing may be left open.
-      for (let i = 0; handlersRunning > 0 || me.cache.inFlight + config.cache.inFlight + feed.cache.inFlight > 0; i++) {
+      for (let i = 0; handlersRunning > 0 || me.cache.statistics().inFlight + config.cache.statistics().inFlight + feed.cache.statistics().inFlight > 0; i++) {
         if (i > 100_000) break
         await macrotask()
       }
       figures.handlerRuns = handlerRuns
       figures.handlersRunning = handlersRunning
-      figures.stuckKeys = me.cache.inFlight + config.cache.inFlight + feed.cache.inFlight
+      figures.stuckKeys = me.cache.statistics().inFlight + config.cache.statistics().inFlight + feed.cache.statistics().inFlight
       console.log(`load figures: ${JSON.stringify(figures)}`)
       expect(figures.requests).toBeGreaterThanOrEqual(10_000)
       expect(figures.completed + figures.aborted).toBeGreaterThanOrEqual(figures.requests - 5) // a connection reset may cut one short

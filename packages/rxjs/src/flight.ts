@@ -1,34 +1,21 @@
-import { InvalidArgumentError, SingleFlight, SingleFlightCache, type WaitOptions } from '@yieldpoint/core'
+import { type Coalescer, InvalidArgumentError, type WaitOptions } from '@yieldpoint/core'
 import { from, lastValueFrom, mergeMap, Observable, takeUntil, fromEvent, type ObservableInput, type OperatorFunction } from 'rxjs'
 import { checkFunction, checkOptions, waitOptions } from './options'
 
-/**
- * A {@link SingleFlight} or a {@link SingleFlightCache} from `@yieldpoint/core`.
- * @example
- * ```ts
- * const flights: Flights<string, User> = new SingleFlightCache({ ttl: 5_000 })
- * ```
- */
-export type Flights<K, R> = SingleFlight<K, R> | SingleFlightCache<K, R>
+/** What the shared work returns when the factory's Observable completed without a value. */
+const EMPTY_RESULT: unique symbol = Symbol('empty')
 
-/** Thrown by the shared work when the factory's Observable completed without a value. */
-const EMPTY_RESULT = Object.freeze(new Error('fromFlight: the factory completed without a value.'))
-
-function checkFlights(api: string, flights: unknown): asserts flights is Flights<unknown, unknown> {
-  if (!(flights instanceof SingleFlight) && !(flights instanceof SingleFlightCache)) {
-    throw new InvalidArgumentError(`${api}: flights must be a SingleFlight or a SingleFlightCache from @yieldpoint/core.`)
+function checkFlights(api: string, flights: unknown): asserts flights is Coalescer<unknown, unknown> {
+  if (flights === null || typeof flights !== 'object' || typeof (flights as Coalescer<unknown, unknown>).run !== 'function') {
+    throw new InvalidArgumentError(`${api}: flights must be a Coalescer — a SingleFlight or a SingleFlightCache from @yieldpoint/core (anything with run(key, fn, opts)).`)
   }
-}
-
-/** Run or join: the one place that knows the two shapes. */
-function runOrJoin<K, R>(flights: Flights<K, R>, key: K, work: (signal: AbortSignal) => Promise<R>, opts: WaitOptions): Promise<R> {
-  return flights instanceof SingleFlightCache ? flights.getOrSet(key, ({ signal }) => work(signal), opts) : flights.run(key, work, opts)
 }
 
 /**
  * An Observable whose subscriptions share one execution per `key`, like `share()` across every
- * stream using `flights`: a subscription that arrives while `factory`'s Observable runs joins
- * it. With a {@link SingleFlightCache} the value is also cached with the cache's TTL rules.
+ * stream using `flights` (any `Coalescer`: a `SingleFlight`, or a `SingleFlightCache` that also
+ * caches the value with its TTL rules): a subscription that arrives while `factory`'s Observable
+ * runs joins it.
  *
  * Where it follows `share()`: unsubscribing detaches only that subscriber, even from a factory
  * that never completes; the factory's Observable is unsubscribed (its `signal` aborts) when the
@@ -53,14 +40,14 @@ function runOrJoin<K, R>(flights: Flights<K, R>, key: K, work: (signal: AbortSig
  * const user$ = (id: string) => fromFlight(users, `user:${id}`, (signal) => ajax.getJSON(`/users/${id}`))
  * ```
  */
-export function fromFlight<K, R>(flights: Flights<K, R>, key: K, factory: (signal: AbortSignal) => ObservableInput<R>, opts?: WaitOptions): Observable<R> {
+export function fromFlight<K, R>(flights: Coalescer<K, R>, key: K, factory: (signal: AbortSignal) => ObservableInput<R>, opts?: WaitOptions): Observable<R> {
   checkFlights('fromFlight(flights, key, factory)', flights)
   checkFunction('fromFlight(flights, key, factory)', factory, 'factory')
   checkOptions('fromFlight(flights, key, factory, options)', opts, ['signal', 'timeout'])
-  const work = async (signal: AbortSignal): Promise<R> => {
-    const done = {} as R
-    const value = await lastValueFrom(from(factory(signal)).pipe(takeUntil(fromEvent(signal, 'abort'))), { defaultValue: done })
-    if (value === done) throw EMPTY_RESULT
+  const work = async (signal: AbortSignal, context: { keep: boolean }): Promise<R | typeof EMPTY_RESULT> => {
+    const value = await lastValueFrom<R, typeof EMPTY_RESULT>(from(factory(signal)).pipe(takeUntil(fromEvent(signal, 'abort'))), { defaultValue: EMPTY_RESULT })
+    // Nothing to cache: the subscribers waiting now complete empty, and the next one runs again.
+    if (value === EMPTY_RESULT) context.keep = false
     return value
   }
   const wait = waitOptions(opts)
@@ -72,16 +59,15 @@ export function fromFlight<K, R>(flights: Flights<K, R>, key: K, factory: (signa
     let torn = false
     const onAbort = (): void => controller.abort(outer!.reason)
     outer?.addEventListener('abort', onAbort, { once: true })
-    runOrJoin(flights, key, work, { signal: controller.signal, timeout: wait?.timeout }).then(
+    ;(flights as Coalescer<K, R | typeof EMPTY_RESULT>).run(key, work, { signal: controller.signal, timeout: wait?.timeout }).then(
       (value) => {
         outer?.removeEventListener('abort', onAbort)
-        subscriber.next(value)
+        if (value !== EMPTY_RESULT) subscriber.next(value)
         subscriber.complete()
       },
       (error: unknown) => {
         outer?.removeEventListener('abort', onAbort)
-        if (error === EMPTY_RESULT) subscriber.complete()
-        else if (!torn) subscriber.error(error)
+        if (!torn) subscriber.error(error)
       },
     )
     return () => {
@@ -105,7 +91,7 @@ export function fromFlight<K, R>(flights: Flights<K, R>, key: K, factory: (signa
  * clicks$.pipe(flightMap(products, (e) => e.productId, (id, signal) => fetch$(id, signal)))
  * ```
  */
-export function flightMap<T, K, R>(flights: Flights<K, R>, keyOf: (value: T) => K, project: (value: T, signal: AbortSignal) => ObservableInput<R>, opts?: WaitOptions): OperatorFunction<T, R> {
+export function flightMap<T, K, R>(flights: Coalescer<K, R>, keyOf: (value: T) => K, project: (value: T, signal: AbortSignal) => ObservableInput<R>, opts?: WaitOptions): OperatorFunction<T, R> {
   checkFlights('flightMap(flights, keyOf, project)', flights)
   checkFunction('flightMap(flights, keyOf, project)', keyOf, 'keyOf')
   checkFunction('flightMap(flights, keyOf, project)', project, 'project')

@@ -1,4 +1,4 @@
 export { withLock, withPermit, withKey, lockMap, permitMap, keyedLockMap, exhaustLockMap, exhaustPermitMap, exhaustKeyedLockMap } from './operators'
 export type { MapOptions, PermitMapOptions } from './options'
-export { fromFlight, flightMap, type Flights } from './flight'
+export { fromFlight, flightMap } from './flight'
 export { whenSet } from './events'

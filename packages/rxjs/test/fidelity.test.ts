@@ -239,6 +239,19 @@ describe('fromFlight follows share() where it can', () => {
     expect(await lastValueFrom(fromFlight(cache, 'k', () => of(5)))).toBe(5)
   })
 
+  it('accepts any Coalescer (run(key, fn, opts)), not only the two core classes — no instanceof', async () => {
+    const calls: string[] = []
+    const custom = {
+      run: <V>(key: string, fn: (signal: AbortSignal, ctx: { keep: boolean; share: boolean; signal: AbortSignal }) => V | PromiseLike<V>) => {
+        calls.push(key)
+        const signal = new AbortController().signal
+        return Promise.resolve(fn(signal, { keep: true, share: true, signal }))
+      },
+    }
+    expect(await lastValueFrom(fromFlight(custom as never, 'k', () => of(3)))).toBe(3)
+    expect(calls).toEqual(['k'])
+  })
+
   it('a factory that never completes still lets each subscriber unsubscribe', async () => {
     const flights = new SingleFlight<string, number>()
     const subs = [fromFlight(flights, 'k', () => NEVER).subscribe(), fromFlight(flights, 'k', () => NEVER).subscribe()]
