@@ -22,3 +22,4 @@ export {
 export { Coalesce, CoalesceInterceptor, COALESCE_OPTIONS, type CoalesceOptions } from './coalesce.interceptor'
 export type { CoalescedRequest } from './request-key'
 export { serializeHttpException, reviveHttpException, reviveHttpExceptionWith } from './remote-errors'
+export { RateLimit, type RateLimitOptions } from './rate-limit.decorator'

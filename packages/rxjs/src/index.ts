@@ -2,3 +2,4 @@ export { withLock, withPermit, withKey, lockMap, permitMap, keyedLockMap, exhaus
 export type { MapOptions, PermitMapOptions } from './options'
 export { fromFlight, flightMap } from './flight'
 export { whenSet } from './events'
+export { withRateLimit, rateLimitMap } from './rate-limit'
