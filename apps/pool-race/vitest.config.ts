@@ -1,0 +1,3 @@
+import { packageConfig } from '@yieldpoint/vitest-config'
+
+export default packageConfig()
