@@ -167,6 +167,7 @@ export class Pool<R> {
   /** Idle resources being validated for a waiter. */
   private checking = 0
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  private timerDue = Infinity
   private closedReason: ClosedError | undefined = undefined
   private readonly drained: (() => void)[] = []
 
@@ -317,7 +318,7 @@ export class Pool<R> {
   /** @internal a lease comes back */
   giveBack(slot: Slot<R>, broken: boolean): void {
     this.borrowed--
-    if (broken || this.closedReason !== undefined || this.expired(slot, this.now())) {
+    if (broken || this.closedReason !== undefined || this.expired(slot)) {
       this.destroySlot(slot)
       this.supply()
       this.fill()
@@ -347,7 +348,7 @@ export class Pool<R> {
       return
     }
     if (head === undefined) {
-      slot.idleSince = this.now()
+      if (this.options.idleTimeout !== undefined) slot.idleSince = this.now()
       this.idle.push(slot)
       this.armTimer()
       return
@@ -428,7 +429,7 @@ export class Pool<R> {
       () => false,
     ).then((ok) => {
       this.checking--
-      if (ok && !this.expired(slot, this.now())) this.offer(slot, false)
+      if (ok && !this.expired(slot)) this.offer(slot, false)
       else {
         this.destroySlot(slot)
         this.supply()
@@ -439,9 +440,8 @@ export class Pool<R> {
   }
 
   private takeIdle(): Slot<R> | undefined {
-    const now = this.now()
     let slot = this.idle.pop()
-    while (slot !== undefined && this.expired(slot, now)) {
+    while (slot !== undefined && this.expired(slot)) {
       this.destroySlot(slot)
       slot = this.idle.pop()
     }
@@ -449,9 +449,10 @@ export class Pool<R> {
     return slot
   }
 
-  private expired(slot: Slot<R>, now: number): boolean {
+  // The clock is read only when a lifetime is set: the borrow/return path stays cheap.
+  private expired(slot: Slot<R>, now?: number): boolean {
     const { maxLifetime } = this.options
-    return maxLifetime !== undefined && now - slot.createdAt >= maxLifetime
+    return maxLifetime !== undefined && (now ?? this.now()) - slot.createdAt >= maxLifetime
   }
 
   private destroySlot(slot: Slot<R>): void {
@@ -467,15 +468,18 @@ export class Pool<R> {
 
   /** One timer for the idle resource that expires first; none while nothing is idle. */
   private armTimer(): void {
-    this.clearTimer()
     const { idleTimeout, maxLifetime } = this.options
-    if (this.idle.length === 0 || (idleTimeout === undefined && maxLifetime === undefined)) return
+    if (this.idle.length === 0 || (idleTimeout === undefined && maxLifetime === undefined)) return this.clearTimer()
     let due = Infinity
     // Idle resources are kept oldest-returned first; only those above `min` expire for idleness.
     if (idleTimeout !== undefined && this.size > this.min) due = this.idle[0]!.idleSince + idleTimeout
     if (maxLifetime !== undefined) for (const slot of this.idle) due = Math.min(due, slot.createdAt + maxLifetime)
-    if (due === Infinity) return
+    if (due === Infinity) return this.clearTimer()
+    // A timer that fires no later is kept: a resource coming back rarely moves the first deadline.
+    if (this.timer !== undefined && this.timerDue <= due) return
+    this.clearTimer()
     const delay = Math.max(1, Math.ceil(due - this.now()))
+    this.timerDue = due
     this.timer = setTimeout(this.onTimer, Math.min(delay, MAX_TIMER_MS))
     // Evicting idle resources is housekeeping: it must not keep the process alive.
     ;(this.timer as { unref?: () => void }).unref?.()

@@ -95,7 +95,12 @@ describe('property: Pool under random interleavings, aborts, timeouts, throws an
         fc.array(poolTask, { minLength: 1, maxLength: 10 }),
         fc.array(fc.boolean(), { minLength: 1, maxLength: 10 }),
         fc.boolean(),
-        async (s, max, tasks, createFails, withValidate) => {
+        fc.record({
+          idleTimeout: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+          maxLifetime: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
+          min: fc.integer({ min: 0, max: 1 }),
+        }),
+        async (s, max, tasks, createFails, withValidate, timing) => {
           let made = 0
           let creates = 0
           const alive = new Set<number>()
@@ -103,6 +108,10 @@ describe('property: Pool under random interleavings, aborts, timeouts, throws an
           let mostSize = 0
           const pool = new Pool<number>({
             max,
+            min: Math.min(timing.min, max),
+            idleTimeout: timing.idleTimeout,
+            maxLifetime: timing.maxLifetime,
+            now: () => Date.now(),
             create: () =>
               // A runaway create loop (a lost failure) parks instead, so the test times out quickly.
               creates > 500 ? new Promise<number>(() => {}) : s.schedule(Promise.resolve()).then(() => {

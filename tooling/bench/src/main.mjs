@@ -1,4 +1,4 @@
-// `pnpm bench [--quick] [--only=primitives|cache]` — yieldpoint against its peers, measured in
+// `pnpm bench [--quick] [--only=primitives|cache|http|redis|limiter|pool]` — yieldpoint against its peers, measured in
 // ONE process: rounds with a rotated order, paired per-round ratios against the minimal FIFO
 // semaphore, pinned GC flags (see package.json). Never part of the tests.
 import { adapters } from './adapters.mjs'
@@ -241,6 +241,11 @@ if (!only || only === 'http') {
 if (!only || only === 'redis') {
   const { redisBench } = await import('./redis.mjs')
   await redisBench({ quick, verdicts })
+}
+
+if (!only || only === 'limiter' || only === 'pool') {
+  const { limitsBench } = await import('./limits.mjs')
+  await limitsBench({ quick, verdicts, only })
 }
 
 console.log('\n### Targets\n')
