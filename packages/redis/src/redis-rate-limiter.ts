@@ -64,7 +64,7 @@ export class RedisRateLimiter {
   private degraded = 0
   private waiting = 0
 
-  /** @throws {@link InvalidArgumentError} for a missing client or key, or a bad limit. */
+  /** @throws `InvalidArgumentError` for a missing client or key, or a bad limit. */
   constructor(options: RedisRateLimiterOptions) {
     if (!options || typeof options.client?.evalsha !== 'function') throw new InvalidArgumentError('new RedisRateLimiter({ client }): client must be an ioredis client (new Redis(url)).')
     if (typeof options.key !== 'string' || options.key === '') throw new InvalidArgumentError('new RedisRateLimiter({ key }): key must be a non-empty string naming the shared limit, e.g. "partner-api".')
