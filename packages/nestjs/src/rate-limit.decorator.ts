@@ -1,7 +1,8 @@
 import { InvalidArgumentError, limit, Limit, RateLimiter, type Guard, type RateLimiterOptions } from '@yieldpoint/core'
 import { Observable } from 'rxjs'
 import { copyMethodMetadata } from './copy-metadata'
-import { holdWhile } from './hold'
+import type { CallOptions, TypedMethodDecorator } from './decorators'
+import { bothSignals, holdWhile } from './hold'
 
 type Method = (...args: any[]) => unknown // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -13,15 +14,11 @@ type Method = (...args: any[]) => unknown // eslint-disable-line @typescript-esl
  * @RateLimit({ tokensPerInterval: 100, interval: 1_000, permits: 5, timeout: 10_000 })
  * ```
  */
-export interface RateLimitOptions extends Partial<Omit<RateLimiterOptions, 'now'>> {
+export interface RateLimitOptions<A extends unknown[] = unknown[]> extends CallOptions<A>, Partial<Omit<RateLimiterOptions, 'now'>> {
   /** Use this limiter (or `limit()` result) instead of making one — to share a budget with other code. */
   limiter?: RateLimiter | Limit
   /** Also at most this many calls in flight at once. */
   permits?: number
-  /** A caller gives up after this many ms with a `TimeoutError`. Default: waits as long as it takes. */
-  timeout?: number
-  /** What the method returns. Default: read from `design:returntype`, else `'promise'`. */
-  returns?: 'promise' | 'observable'
 }
 
 /**
@@ -40,13 +37,16 @@ export interface RateLimitOptions extends Partial<Omit<RateLimiterOptions, 'now'
  * }
  * ```
  */
-export function RateLimit(options: RateLimitOptions): MethodDecorator {
+export function RateLimit<A extends unknown[] = unknown[]>(options: RateLimitOptions<A>): TypedMethodDecorator<A> {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('@RateLimit(options): pass { tokensPerInterval, interval } (and optionally permits, timeout), or { limiter }.')
   }
-  const { limiter, permits, timeout, returns, ...rate } = options
+  const { limiter, permits, timeout, returns, signal: own, ...rate } = options
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0))) {
     throw new InvalidArgumentError(`@RateLimit({ timeout }): timeout must be a number of milliseconds >= 0, got ${String(timeout)}.`)
+  }
+  if (own !== undefined && typeof own !== 'function' && !(own instanceof AbortSignal)) {
+    throw new InvalidArgumentError('@RateLimit({ signal }): signal must be an AbortSignal or a function of the arguments returning one.')
   }
   let bound: Limit
   if (limiter instanceof Limit) bound = limiter
@@ -54,16 +54,17 @@ export function RateLimit(options: RateLimitOptions): MethodDecorator {
   else if (limiter !== undefined) throw new InvalidArgumentError('@RateLimit({ limiter }): limiter must be a RateLimiter or a limit() from @yieldpoint/core.')
   else if (rate.tokensPerInterval === undefined) throw new InvalidArgumentError('@RateLimit(options): tokensPerInterval is required, e.g. @RateLimit({ tokensPerInterval: 100, interval: 1_000 }).')
   else bound = limit({ rate: rate as RateLimiterOptions, permits, name: rate.name })
-  return (target, propertyKey, descriptor) => {
+  return ((target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor) => {
     if (typeof descriptor?.value !== 'function') throw new InvalidArgumentError(`@RateLimit() can only decorate methods; ${String(propertyKey)} is not one.`)
     const type = Reflect.getMetadata?.('design:returntype', target, propertyKey) as unknown
     const observable = returns !== undefined ? returns === 'observable' : type === Observable || (typeof type === 'function' && type.prototype instanceof Observable)
     const original = descriptor.value as Method
-    const acquire = (signal?: AbortSignal): Promise<Guard> => bound.acquire({ signal, timeout })
     const wrapped = function (this: unknown, ...args: unknown[]) {
+      const mine = typeof own === 'function' ? own(...(args as A)) : own
+      const acquire = (signal?: AbortSignal): Promise<Guard> => bound.acquire({ signal: bothSignals(mine, signal), timeout })
       return holdWhile(observable, acquire, () => original.apply(this, args))
     }
     copyMethodMetadata(original, wrapped)
-    descriptor.value = wrapped as typeof descriptor.value
-  }
+    descriptor.value = wrapped
+  }) as TypedMethodDecorator<A>
 }

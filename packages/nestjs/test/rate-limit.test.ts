@@ -20,6 +20,11 @@ class PartnerClient {
   stream(): Observable<string> {
     return of('tick')
   }
+
+  @RateLimit({ tokensPerInterval: 1, interval: 60_000, signal: (ac: AbortController) => ac.signal })
+  async cancellable(_ac: AbortController): Promise<string> {
+    return 'ran'
+  }
 }
 
 @Controller('quotes')
@@ -44,6 +49,7 @@ describe('@RateLimit (Nest, outgoing calls)', () => {
     expect(() => RateLimit({ tokensPerInterval: 0 })).toThrow(InvalidArgumentError)
     expect(() => RateLimit({ tokensPerInterval: 1, timeout: -1 })).toThrow(InvalidArgumentError)
     expect(() => RateLimit({ limiter: {} as never })).toThrow(InvalidArgumentError)
+    expect(() => RateLimit({ tokensPerInterval: 1, signal: 'x' as never })).toThrow(InvalidArgumentError)
   })
 
   it('a real Nest app: 5 requests, 3 tokens per minute shared → 3 partner calls, 2 time out waiting; the route keeps its metadata', async () => {
@@ -58,6 +64,15 @@ describe('@RateLimit (Nest, outgoing calls)', () => {
     expect(shared.statistics()).toMatchObject({ waiting: 0, granted: 3 })
     // Called directly, the timeout surfaces as a typed error.
     await expect(app.get(PartnerClient).quote('x')).rejects.toBeInstanceOf(TimeoutError)
+  })
+
+  it('{ signal: (...args) => AbortSignal } cancels a waiting call with the signal\'s reason', async () => {
+    const client = new PartnerClient()
+    expect(await client.cancellable(new AbortController())).toBe('ran')
+    const ac = new AbortController()
+    const waiting = client.cancellable(ac)
+    ac.abort(new Error('caller left'))
+    await expect(waiting).rejects.toThrow('caller left')
   })
 
   it('an Observable method takes its token on subscribe', async () => {
