@@ -17,8 +17,24 @@ const pooledCounts = { ...partner.counts }
 await partner.close()
 
 const rows = [
-  ['one connection per request', String(naive.ok), String(naive.failed), String(naive.opened), String(naiveCounts.peak), String(naiveCounts.refused), `${(t1 - t0).toFixed(0)} ms`],
-  [`Pool({ max: ${LIMIT} })`, String(pooled.ok), String(pooled.failed), String(pooled.opened), String(pooledCounts.peak), String(pooledCounts.refused), `${(t2 - t1).toFixed(0)} ms`],
+  [
+    'one connection per request',
+    String(naive.ok),
+    String(naive.failed),
+    String(naive.opened),
+    String(naiveCounts.peak),
+    String(naiveCounts.refused),
+    `${(t1 - t0).toFixed(0)} ms`,
+  ],
+  [
+    `Pool({ max: ${LIMIT} })`,
+    String(pooled.ok),
+    String(pooled.failed),
+    String(pooled.opened),
+    String(pooledCounts.peak),
+    String(pooledCounts.refused),
+    `${(t2 - t1).toFixed(0)} ms`,
+  ],
 ]
 const header = ['500 requests at once', 'ok', 'failed', 'connections opened', 'peak open at partner', 'refused by partner', 'time']
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
@@ -27,5 +43,7 @@ console.log(`\npool-race — a partner database that accepts ${LIMIT} connection
 console.log(line(header))
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
 for (const r of rows) console.log(line(r))
-console.log(`\nExpected: with the pool, all ${REQUESTS} succeed over at most ${LIMIT} connections (got ${pooled.ok} ok over ${pooled.opened}, peak ${pooledCounts.peak}).`)
+console.log(
+  `\nExpected: with the pool, all ${REQUESTS} succeed over at most ${LIMIT} connections (got ${pooled.ok} ok over ${pooled.opened}, peak ${pooledCounts.peak}).`,
+)
 if (pooled.ok !== REQUESTS || pooledCounts.peak > LIMIT || pooledCounts.refused !== 0) process.exitCode = 1

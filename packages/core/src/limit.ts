@@ -170,11 +170,15 @@ export class Limit {
  */
 export function limit(options: LimitOptions): Limit {
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError(`limit(): options must be an object like { permits: 5, rate: { tokensPerInterval: 100, interval: 1_000 } }, got ${describe(options)}.`)
+    throw new InvalidArgumentError(
+      `limit(): options must be an object like { permits: 5, rate: { tokensPerInterval: 100, interval: 1_000 } }, got ${describe(options)}.`,
+    )
   }
   const { permits, rate, name } = options
   if (permits === undefined && rate === undefined) {
-    throw new InvalidArgumentError('limit(): give permits (most in flight), rate (most per interval), or both, e.g. limit({ permits: 5, rate: { tokensPerInterval: 100, interval: 1_000 } }).')
+    throw new InvalidArgumentError(
+      'limit(): give permits (most in flight), rate (most per interval), or both, e.g. limit({ permits: 5, rate: { tokensPerInterval: 100, interval: 1_000 } }).',
+    )
   }
   if (name !== undefined && typeof name !== 'string') throw new InvalidArgumentError(`limit(): name must be a string, got ${describe(name)}.`)
   let semaphore: Semaphore | undefined

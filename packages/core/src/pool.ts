@@ -257,7 +257,10 @@ export class Pool<R> {
    */
   close(reason?: unknown): void {
     if (this.closedReason !== undefined) return
-    this.closedReason = new ClosedError(`${this.label} is closed: close() or drain() was called, so it lends no more resources.`, reason === undefined ? undefined : { cause: reason })
+    this.closedReason = new ClosedError(
+      `${this.label} is closed: close() or drain() was called, so it lends no more resources.`,
+      reason === undefined ? undefined : { cause: reason },
+    )
     this.clearTimer()
     this.queue.rejectAll(this.closedReason)
     for (const slot of this.idle.splice(0)) this.destroySlot(slot)
@@ -424,19 +427,21 @@ export class Pool<R> {
     } catch {
       verdict = false
     }
-    Promise.resolve(verdict).then(
-      (ok) => ok === true,
-      () => false,
-    ).then((ok) => {
-      this.checking--
-      if (ok && !this.expired(slot)) this.offer(slot, false)
-      else {
-        this.destroySlot(slot)
-        this.supply()
-        this.fill()
-      }
-      this.checkDrained()
-    })
+    Promise.resolve(verdict)
+      .then(
+        (ok) => ok === true,
+        () => false,
+      )
+      .then((ok) => {
+        this.checking--
+        if (ok && !this.expired(slot)) this.offer(slot, false)
+        else {
+          this.destroySlot(slot)
+          this.supply()
+          this.fill()
+        }
+        this.checkDrained()
+      })
   }
 
   private takeIdle(): Slot<R> | undefined {

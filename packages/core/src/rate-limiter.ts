@@ -129,16 +129,21 @@ export class RateLimiter {
     }
     const { tokensPerInterval, interval = 1_000, burst = tokensPerInterval, name, now } = options
     if (typeof tokensPerInterval !== 'number' || !Number.isSafeInteger(tokensPerInterval) || tokensPerInterval < 1) {
-      throw new InvalidArgumentError(`${api}: tokensPerInterval must be an integer >= 1 (tokens granted per interval), got ${describe(tokensPerInterval)}. Use e.g. { tokensPerInterval: 100, interval: 1_000 } for 100 per second.`)
+      throw new InvalidArgumentError(
+        `${api}: tokensPerInterval must be an integer >= 1 (tokens granted per interval), got ${describe(tokensPerInterval)}. Use e.g. { tokensPerInterval: 100, interval: 1_000 } for 100 per second.`,
+      )
     }
     if (typeof interval !== 'number' || !Number.isFinite(interval) || interval <= 0) {
       throw new InvalidArgumentError(`${api}: interval must be a finite number of milliseconds > 0, got ${describe(interval)}.`)
     }
     if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1 || burst > tokensPerInterval) {
-      throw new InvalidArgumentError(`${api}: burst must be an integer from 1 to tokensPerInterval (${tokensPerInterval}), got ${describe(burst)}. Leave it out to allow a whole interval's tokens at once.`)
+      throw new InvalidArgumentError(
+        `${api}: burst must be an integer from 1 to tokensPerInterval (${tokensPerInterval}), got ${describe(burst)}. Leave it out to allow a whole interval's tokens at once.`,
+      )
     }
     if (name !== undefined && typeof name !== 'string') throw new InvalidArgumentError(`${api}: name must be a string, got ${describe(name)}.`)
-    if (now !== undefined && typeof now !== 'function') throw new InvalidArgumentError(`${api}: now must be a function returning milliseconds, got ${describe(now)}.`)
+    if (now !== undefined && typeof now !== 'function')
+      throw new InvalidArgumentError(`${api}: now must be a function returning milliseconds, got ${describe(now)}.`)
     this.tokensPerInterval = tokensPerInterval
     this.interval = interval
     this.burst = burst
@@ -221,7 +226,10 @@ export class RateLimiter {
    */
   close(reason?: unknown): void {
     if (this.closedReason !== undefined) return
-    this.closedReason = new ClosedError(`${this.label} is closed: close() was called, so it grants no more tokens.`, reason === undefined ? undefined : { cause: reason })
+    this.closedReason = new ClosedError(
+      `${this.label} is closed: close() was called, so it grants no more tokens.`,
+      reason === undefined ? undefined : { cause: reason },
+    )
     this.clearTimer()
     this.queue.rejectAll(this.closedReason)
   }
@@ -345,7 +353,9 @@ export class RateLimiter {
 
   private checkTokens(tokens: unknown, api: string): number {
     if (typeof tokens !== 'number' || !Number.isSafeInteger(tokens) || tokens < 1 || tokens > this.burst) {
-      throw new InvalidArgumentError(`${api}: tokens must be an integer from 1 to ${this.burst} (the limiter's burst), got ${describe(tokens)}. A request for more could never be granted.`)
+      throw new InvalidArgumentError(
+        `${api}: tokens must be an integer from 1 to ${this.burst} (the limiter's burst), got ${describe(tokens)}. A request for more could never be granted.`,
+      )
     }
     return tokens
   }

@@ -114,13 +114,15 @@ describe('property: Pool under random interleavings, aborts, timeouts, throws an
             now: () => Date.now(),
             create: () =>
               // A runaway create loop (a lost failure) parks instead, so the test times out quickly.
-              creates > 500 ? new Promise<number>(() => {}) : s.schedule(Promise.resolve()).then(() => {
-                if (createFails[creates++ % createFails.length]) throw new Error('create failed')
-                const id = ++made
-                alive.add(id)
-                mostAlive = Math.max(mostAlive, alive.size)
-                return id
-              }),
+              creates > 500
+                ? new Promise<number>(() => {})
+                : s.schedule(Promise.resolve()).then(() => {
+                    if (createFails[creates++ % createFails.length]) throw new Error('create failed')
+                    const id = ++made
+                    alive.add(id)
+                    mostAlive = Math.max(mostAlive, alive.size)
+                    return id
+                  }),
             destroy: (id) => {
               alive.delete(id)
             },

@@ -4,7 +4,8 @@ import { copyMethodMetadata } from './copy-metadata'
 import type { CallOptions, TypedMethodDecorator } from './decorators'
 import { bothSignals, holdWhile } from './hold'
 
-type Method = (...args: any[]) => unknown // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a decorated method takes whatever its class declares
+type Method = (...args: any[]) => unknown
 
 /**
  * Options of {@link RateLimit}: a rate (and optionally a concurrency bound) for the calls a
@@ -52,12 +53,14 @@ export function RateLimit<A extends unknown[] = unknown[]>(options: RateLimitOpt
   if (limiter instanceof Limit) bound = limiter
   else if (limiter instanceof RateLimiter) bound = limit({ rate: limiter, permits })
   else if (limiter !== undefined) throw new InvalidArgumentError('@RateLimit({ limiter }): limiter must be a RateLimiter or a limit() from @yieldpoint/core.')
-  else if (rate.tokensPerInterval === undefined) throw new InvalidArgumentError('@RateLimit(options): tokensPerInterval is required, e.g. @RateLimit({ tokensPerInterval: 100, interval: 1_000 }).')
+  else if (rate.tokensPerInterval === undefined)
+    throw new InvalidArgumentError('@RateLimit(options): tokensPerInterval is required, e.g. @RateLimit({ tokensPerInterval: 100, interval: 1_000 }).')
   else bound = limit({ rate: rate as RateLimiterOptions, permits, name: rate.name })
   return ((target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor) => {
     if (typeof descriptor?.value !== 'function') throw new InvalidArgumentError(`@RateLimit() can only decorate methods; ${String(propertyKey)} is not one.`)
     const type = Reflect.getMetadata?.('design:returntype', target, propertyKey) as unknown
-    const observable = returns !== undefined ? returns === 'observable' : type === Observable || (typeof type === 'function' && type.prototype instanceof Observable)
+    const observable =
+      returns !== undefined ? returns === 'observable' : type === Observable || (typeof type === 'function' && type.prototype instanceof Observable)
     const original = descriptor.value as Method
     const wrapped = function (this: unknown, ...args: unknown[]) {
       const mine = typeof own === 'function' ? own(...(args as A)) : own

@@ -2,6 +2,7 @@ import 'reflect-metadata'
 import { Controller, Get, Injectable, Param, type INestApplication } from '@nestjs/common'
 import { Test } from '@nestjs/testing'
 import { InvalidArgumentError, RateLimiter, TimeoutError } from '@yieldpoint/core'
+// biome-ignore lint/style/useImportType: a value import, so design:returntype can name Observable
 import { firstValueFrom, Observable, of } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RateLimit } from '../src'
@@ -66,7 +67,7 @@ describe('@RateLimit (Nest, outgoing calls)', () => {
     await expect(app.get(PartnerClient).quote('x')).rejects.toBeInstanceOf(TimeoutError)
   })
 
-  it('{ signal: (...args) => AbortSignal } cancels a waiting call with the signal\'s reason', async () => {
+  it("{ signal: (...args) => AbortSignal } cancels a waiting call with the signal's reason", async () => {
     const client = new PartnerClient()
     expect(await client.cancellable(new AbortController())).toBe('ran')
     const ac = new AbortController()

@@ -66,13 +66,20 @@ export class RedisRateLimiter {
 
   /** @throws `InvalidArgumentError` for a missing client or key, or a bad limit. */
   constructor(options: RedisRateLimiterOptions) {
-    if (!options || typeof options.client?.evalsha !== 'function') throw new InvalidArgumentError('new RedisRateLimiter({ client }): client must be an ioredis client (new Redis(url)).')
-    if (typeof options.key !== 'string' || options.key === '') throw new InvalidArgumentError('new RedisRateLimiter({ key }): key must be a non-empty string naming the shared limit, e.g. "partner-api".')
+    if (!options || typeof options.client?.evalsha !== 'function')
+      throw new InvalidArgumentError('new RedisRateLimiter({ client }): client must be an ioredis client (new Redis(url)).')
+    if (typeof options.key !== 'string' || options.key === '')
+      throw new InvalidArgumentError('new RedisRateLimiter({ key }): key must be a non-empty string naming the shared limit, e.g. "partner-api".')
     if (options.onRedisError !== undefined && options.onRedisError !== 'fail-open' && options.onRedisError !== 'fail-closed') {
       throw new InvalidArgumentError(`new RedisRateLimiter({ onRedisError }): must be 'fail-open' or 'fail-closed', got ${String(options.onRedisError)}.`)
     }
     // Core validates the limit itself (one rule, one place).
-    this.fallback = new RateLimiter({ tokensPerInterval: options.tokensPerInterval, interval: options.interval, burst: options.burst, name: options.name ?? options.key })
+    this.fallback = new RateLimiter({
+      tokensPerInterval: options.tokensPerInterval,
+      interval: options.interval,
+      burst: options.burst,
+      name: options.name ?? options.key,
+    })
     this.tokensPerInterval = this.fallback.tokensPerInterval
     this.interval = this.fallback.interval
     this.burst = this.fallback.burst
@@ -109,7 +116,12 @@ export class RedisRateLimiter {
         for (;;) {
           let reply: [number, number]
           try {
-            reply = (await this.connection.eval(api, RATE_ACQUIRE, [this.redisKey, `${this.redisKey}:b`], [this.interval, this.tokensPerInterval, this.burst, tokens, randomUUID()])) as [number, number]
+            reply = (await this.connection.eval(
+              api,
+              RATE_ACQUIRE,
+              [this.redisKey, `${this.redisKey}:b`],
+              [this.interval, this.tokensPerInterval, this.burst, tokens, randomUUID()],
+            )) as [number, number]
           } catch (error) {
             if (!this.failOpen || !(error instanceof RedisUnavailableError)) throw error
             await this.fallback.acquire({ tokens, signal })
@@ -141,11 +153,17 @@ export class RedisRateLimiter {
    */
   async tryAcquire(tokens = 1): Promise<boolean> {
     const api = `RedisRateLimiter(${JSON.stringify(this.redisKey)}).tryAcquire()`
-    if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > this.burst) throw new InvalidArgumentError(`${api}: tokens must be an integer from 1 to ${this.burst}, got ${String(tokens)}.`)
+    if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > this.burst)
+      throw new InvalidArgumentError(`${api}: tokens must be an integer from 1 to ${this.burst}, got ${String(tokens)}.`)
     const head = this.local.tryAcquire()
     if (head === undefined) return false
     try {
-      const reply = (await this.connection.eval(api, RATE_ACQUIRE, [this.redisKey, `${this.redisKey}:b`], [this.interval, this.tokensPerInterval, this.burst, tokens, randomUUID()])) as [number, number]
+      const reply = (await this.connection.eval(
+        api,
+        RATE_ACQUIRE,
+        [this.redisKey, `${this.redisKey}:b`],
+        [this.interval, this.tokensPerInterval, this.burst, tokens, randomUUID()],
+      )) as [number, number]
       if (Number(reply[0]) !== 1) return false
       this.granted += tokens
       return true
@@ -181,7 +199,16 @@ export class RedisRateLimiter {
    * ```
    */
   statistics(): RedisRateLimiterStatistics {
-    return { name: this.name, granted: this.granted, degraded: this.degraded, waiting: this.waiting, healthy: this.connection.healthy, tokensPerInterval: this.tokensPerInterval, interval: this.interval, burst: this.burst }
+    return {
+      name: this.name,
+      granted: this.granted,
+      degraded: this.degraded,
+      waiting: this.waiting,
+      healthy: this.connection.healthy,
+      tokensPerInterval: this.tokensPerInterval,
+      interval: this.interval,
+      burst: this.burst,
+    }
   }
 }
 
@@ -215,10 +242,13 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
       clearTimeout(timer)
       reject(signal!.reason)
     }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, Math.min(ms, 2_147_483_647))
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      },
+      Math.min(ms, 2_147_483_647),
+    )
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }

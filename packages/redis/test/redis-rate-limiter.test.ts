@@ -101,7 +101,15 @@ describe('RedisRateLimiter — one limit across processes, on a real Redis', () 
     const client = new Redis(redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 })
     client.on('error', () => {})
     const open = new RedisRateLimiter({ client, key: 'down', tokensPerInterval: 2, interval: 60_000, commandTimeout: 200, breakerMs: 60_000 })
-    const closed = new RedisRateLimiter({ client, key: 'down', tokensPerInterval: 2, interval: 60_000, commandTimeout: 200, breakerMs: 60_000, onRedisError: 'fail-closed' })
+    const closed = new RedisRateLimiter({
+      client,
+      key: 'down',
+      tokensPerInterval: 2,
+      interval: 60_000,
+      commandTimeout: 200,
+      breakerMs: 60_000,
+      onRedisError: 'fail-closed',
+    })
     try {
       await redis.stop()
       expect(await open.acquire()).toBeUndefined() // granted by the in-process fallback

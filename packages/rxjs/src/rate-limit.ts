@@ -81,7 +81,11 @@ export function withRateLimit<T>(limiter: RateLimiter | Limit, opts?: WaitOption
  * ids$.pipe(rateLimitMap(partner, (id) => fetch$(`/items/${id}`), { timeout: 10_000 }))
  * ```
  */
-export function rateLimitMap<T, O extends ObservableInput<unknown>>(limiter: RateLimiter | Limit, project: (value: T, index: number) => O, opts?: MapOptions): OperatorFunction<T, ObservedValueOf<O>> {
+export function rateLimitMap<T, O extends ObservableInput<unknown>>(
+  limiter: RateLimiter | Limit,
+  project: (value: T, index: number) => O,
+  opts?: MapOptions,
+): OperatorFunction<T, ObservedValueOf<O>> {
   const api = 'rateLimitMap(limiter, project, options)'
   const bound = toLimit(limiter, api)
   checkFunction(api, project, 'project')

@@ -42,7 +42,9 @@ describe('rateLimitMap / withRateLimit', () => {
     const partner = limit({ permits: 1, rate: { tokensPerInterval: 10, interval: 60_000 } })
     let release!: () => void
     const first = firstValueFrom(defer(() => new Promise<string>((r) => (release = () => r('a')))).pipe(withRateLimit(partner)))
-    const second = defer(() => of('b')).pipe(withRateLimit(partner)).subscribe()
+    const second = defer(() => of('b'))
+      .pipe(withRateLimit(partner))
+      .subscribe()
     expect(partner.statistics()).toMatchObject({ inFlight: 1, waiting: 1 })
     second.unsubscribe()
     await new Promise((r) => setImmediate(r))

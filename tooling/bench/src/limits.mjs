@@ -182,12 +182,22 @@ export async function limitsBench({ quick, verdicts, only }) {
       ['impl', 'uncontended ops/s', 'spread', 'yieldpoint ×', '10k queued: ms', 'past ideal', 'yieldpoint × (time)'],
       names.map((n) => {
         const x = res[n]
-        return [n, fmtOps(median(x.rate)), `±${((mad(x.rate) / median(x.rate)) * 100).toFixed(0)}%`, `${median(x.ratio).toFixed(2)}×`, `${median(x.queued).toFixed(0)}${x.abandoned ? ' †' : ''}`, `${median(x.late).toFixed(0)} ms`, `${median(x.qratio).toFixed(2)}×`]
+        return [
+          n,
+          fmtOps(median(x.rate)),
+          `±${((mad(x.rate) / median(x.rate)) * 100).toFixed(0)}%`,
+          `${median(x.ratio).toFixed(2)}×`,
+          `${median(x.queued).toFixed(0)}${x.abandoned ? ' †' : ''}`,
+          `${median(x.late).toFixed(0)} ms`,
+          `${median(x.qratio).toFixed(2)}×`,
+        ]
       }),
     )
     // No "most per window" column: when a call *runs* lags its grant by however long the event
     // loop is busy, so a bench cannot see the limit; the property tests check it on the clock.
-    console.log('\n"yieldpoint ×" > 1 means yieldpoint is faster. † abandoned at the deadline: its time is extrapolated from the share done. bottleneck runs each job through a timer, so sequential calls cost milliseconds each.')
+    console.log(
+      '\n"yieldpoint ×" > 1 means yieldpoint is faster. † abandoned at the deadline: its time is extrapolated from the share done. bottleneck runs each job through a timer, so sequential calls cost milliseconds each.',
+    )
     for (const n of names.filter((k) => k !== 'yieldpoint')) {
       const ratio = median(res[n].ratio)
       verdicts?.push([`RateLimiter vs ${n} (uncontended)`, 'ahead', `${ratio.toFixed(2)}×`, ratio >= 1 ? 'ahead' : 'behind'])
@@ -223,7 +233,15 @@ export async function limitsBench({ quick, verdicts, only }) {
       ['impl', 'uncontended ops/s', 'spread', 'yieldpoint ×', '10k waiters ops/s', 'yieldpoint ×', 'most lent at once'],
       names.map((n) => {
         const x = res[n]
-        return [n, fmtOps(median(x.rate)), `±${((mad(x.rate) / median(x.rate)) * 100).toFixed(0)}%`, `${median(x.ratio).toFixed(2)}×`, fmtOps(median(x.queued)), `${median(x.qratio).toFixed(2)}×`, String(x.most)]
+        return [
+          n,
+          fmtOps(median(x.rate)),
+          `±${((mad(x.rate) / median(x.rate)) * 100).toFixed(0)}%`,
+          `${median(x.ratio).toFixed(2)}×`,
+          fmtOps(median(x.queued)),
+          `${median(x.qratio).toFixed(2)}×`,
+          String(x.most),
+        ]
       }),
     )
     for (const n of names.filter((k) => k !== 'yieldpoint')) {
