@@ -39,6 +39,7 @@ const mutants = [
   ['src/single-flight-cache.ts', '      return Promise.reject(error) // a throwing store', '      throw error // a throwing store', 'a throwing store.get rejects instead of throwing'],
   ['src/single-flight-cache.ts', "        ok = result.entry.kind === 'value'", '        ok = true', 'a cached error entry is never handed out as a value'],
   ['src/single-flight-cache.ts', '          if (result.kind === \'retry\') continue', "          if (result.kind === 'retry') return this.settle(key, flight, { kind: 'failed', error: new Error('gave up') })", 'a freed lease is acquired again'],
+  ['src/keys.ts', "  return typeof a === typeof b ? 0 : typeof a === 'number' ? -1 : 1", '  return 0', 'the canonical key order tells 1 from 1n'],
   ['src/keyed-lock.ts', '    unique.sort(compareKeys)', '    void compareKeys', 'acquireMany takes keys in canonical order'],
   ['src/keyed-lock.ts', '    if (!this.held && this.queue.length === 0) this.owner.drop(this)', '    void 0', 'an idle key leaves nothing behind'],
   ['src/errors.ts', '    super(withDocsLink(code, message), options)', '    super(message, options)', 'every error message ends with its docs link'],

@@ -47,7 +47,12 @@ export function compareKeys(a: unknown, b: unknown): number {
   if (typeof a === 'symbol' || typeof a === 'object' || typeof a === 'function') {
     return symbolOrObjectId(a) - symbolOrObjectId(b)
   }
-  return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0
+  if ((a as number) < (b as number)) return -1
+  if ((a as number) > (b as number)) return 1
+  // Equal values of different types (`1` and `1n`) are different keys (Map keeps them apart), so
+  // they must not compare equal: a sort would leave them in arrival order and two acquireMany
+  // calls could take them in opposite orders. Numbers go first.
+  return typeof a === typeof b ? 0 : typeof a === 'number' ? -1 : 1
 }
 
 const symbolIds = new Map<symbol, number>()

@@ -52,6 +52,22 @@ describe('KeyedLock (docs/conformance/primitives.md cases 43-44)', () => {
     expect(locks.size).toBe(0)
   })
 
+  it('acquireMany([1, 1n]) against acquireMany([1n, 1]) does not deadlock: the order is total over key identity', async () => {
+    const locks = new KeyedLock<number | bigint | string>()
+    const log: string[] = []
+    const job = (keys: (number | bigint | string)[], name: string) =>
+      (async () => {
+        using _ = await locks.acquireMany(keys)
+        log.push(name)
+        await settle()
+      })()
+    const all = track(Promise.all([job([1, 1n], 'x'), job([1n, 1], 'y'), job(['1', 1n, 1, -0, 0n], 'z'), job([0, '1', 0n], 'w')]))
+    for (let i = 0; i < 20 && all.status === 'pending'; i++) await settle()
+    expect(all.status).toBe('fulfilled')
+    expect(log.sort()).toEqual(['w', 'x', 'y', 'z'])
+    expect(locks.size).toBe(0)
+  })
+
   it('acquireMany that times out or aborts holds none of its keys afterwards', async () => {
     vi.useFakeTimers()
     const locks = new KeyedLock()
