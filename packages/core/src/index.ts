@@ -7,6 +7,7 @@ export { Barrier, type BarrierState, type BarrierStatistics } from './barrier'
 export { Guard } from './guard'
 export type { WaitOptions } from './options'
 export { deadlineSignal } from './deadline'
+export { startTimer } from './wait-queue'
 export {
   YieldpointError,
   errorDocsUrl,

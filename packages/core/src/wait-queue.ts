@@ -64,9 +64,16 @@ function onTimer<T>(waiter: Waiter<T>, total: number, remaining: number): void {
 }
 
 /**
- * Starts a timer that calls `fire` after `ms`, re-arming past setTimeout's limit. `unref`: the
- * timer does not keep the process alive (diagnostics timers must not change when a process exits).
- * @internal
+ * Starts a timer that calls `fire` after `ms`, re-arming past setTimeout's 2^31-1 ms limit (a
+ * plain `setTimeout(fn, 2 ** 31)` fires after 1 ms). The one timer every yieldpoint package uses
+ * for a user-given duration; `unref`: the timer does not keep the process alive. Callers treat
+ * `Infinity` as "no timer" before calling.
+ *
+ * @example
+ * ```ts
+ * const timer = startTimer(30 * 24 * 3_600_000, () => console.log('a month later'))
+ * timer.clear()
+ * ```
  */
 export function startTimer(ms: number, fire: () => void, unref = false): { clear(): void } {
   let handle: ReturnType<typeof setTimeout> | undefined
