@@ -1,4 +1,5 @@
 import { packageConfig } from '@yieldpoint/vitest-config'
 
-// Every file starts its own redis-server and worker processes; run them one at a time.
-export default packageConfig({ fileParallelism: false, testTimeout: 60_000, hookTimeout: 30_000 })
+// One redis-server and one 3-master cluster for the run (test/global-setup.ts); files run one at
+// a time since they share them and spawn worker processes.
+export default packageConfig({ fileParallelism: false, globalSetup: ['test/global-setup.ts'], testTimeout: 60_000, hookTimeout: 60_000 })

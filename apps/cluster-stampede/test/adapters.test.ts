@@ -15,9 +15,12 @@ import { startRedis } from '../src/cluster'
 let redis: Awaited<ReturnType<typeof startRedis>>
 const clients: Redis[] = []
 const stores: RedisStore[] = []
-const newStore = (prefix: string) => {
-  const client = new Redis(redis!.url)
+const newStore = async (prefix: string) => {
+  // @yieldpoint/redis refuses clients that queue commands while disconnected; such a client
+  // fails commands until it is ready, so wait for it.
+  const client = new Redis(redis!.url, { enableOfflineQueue: false })
   clients.push(client)
+  await new Promise((r) => client.once('ready', r))
   const store = new RedisStore<string, unknown>({ client, prefix })
   stores.push(store)
   return store
@@ -50,7 +53,7 @@ describe('@yieldpoint/redis plugged into the other adapters', () => {
       constructor(@Inject(Products) readonly products: Products) {}
     }
     const app = async () =>
-      (await Test.createTestingModule({ imports: [YieldpointModule.forRoot({ store: newStore('nest:') })], providers: [Products, Holder] }).compile()).get(Holder)
+      (await Test.createTestingModule({ imports: [YieldpointModule.forRoot({ store: await newStore('nest:') })], providers: [Products, Holder] }).compile()).get(Holder)
     const [a, b] = await Promise.all([app(), app()])
     const results = await Promise.all([...Array.from({ length: 20 }, () => a.products.product('7')), ...Array.from({ length: 20 }, () => b.products.product('7'))])
     expect(calls).toBe(1)
@@ -60,8 +63,8 @@ describe('@yieldpoint/redis plugged into the other adapters', () => {
   it('flightMap over a SingleFlightCache with a RedisStore: one upstream call across two streams with separate caches', async () => {
     let calls = 0
     const upstream = (id: string) => defer(async () => (calls++, await new Promise((r) => setTimeout(r, 100)), `product ${id}`))
-    const cacheA = new SingleFlightCache<string, string>({ ttl: 60_000, store: newStore('rx:') as RedisStore<string, string> })
-    const cacheB = new SingleFlightCache<string, string>({ ttl: 60_000, store: newStore('rx:') as RedisStore<string, string> })
+    const cacheA = new SingleFlightCache<string, string>({ ttl: 60_000, store: (await newStore('rx:')) as RedisStore<string, string> })
+    const cacheB = new SingleFlightCache<string, string>({ ttl: 60_000, store: (await newStore('rx:')) as RedisStore<string, string> })
     const stream = (cache: SingleFlightCache<string, string>) => lastValueFrom(from(['x', 'x', 'x']).pipe(flightMap(cache, (id) => id, (id) => upstream(id)), toArray()))
     const [a, b] = await Promise.all([stream(cacheA), stream(cacheB)])
     expect([...a, ...b].every((v) => v === 'product x')).toBe(true)

@@ -1,57 +1,50 @@
-import type { Redis } from 'ioredis'
+import { startTimer } from '@yieldpoint/core'
+import type { RedisClient, RedisSubscription } from './client'
+import { RedisUnavailableError } from './errors'
 
 type Listener = (message: string) => void
 
 /**
  * One subscriber connection per store or lock, dispatching messages to local listeners by
- * channel (not one SUBSCRIBE per key). ioredis re-subscribes after a reconnect; messages sent
+ * channel (not one SUBSCRIBE per key). The client re-subscribes after a reconnect; messages sent
  * while disconnected are lost, which is why every waiter also polls.
  * @internal
  */
 export class Subscriber {
   private readonly listeners = new Map<string, Set<Listener>>()
-  private ready: Promise<void> | undefined
+  private readonly subscription: RedisSubscription
 
-  constructor(
-    private readonly connection: Redis,
-    private readonly channels: string[],
-    timeoutMs: number,
-  ) {
-    connection.on('message', (channel: string, message: string) => {
+  constructor(client: RedisClient, channels: string[]) {
+    this.subscription = client.subscribe(channels, (channel, message) => {
       for (const listener of this.listeners.get(channel) ?? []) listener(message)
     })
-    // Errors surface through the commands that fail; the connection reconnects by itself.
-    connection.on('error', () => {})
-    // Subscribe whenever the connection becomes ready: a SUBSCRIBE sent while it was still
-    // connecting (or down) may have failed, and ioredis only re-subscribes what succeeded.
-    connection.on('ready', () => void this.start(timeoutMs).catch(() => {}))
-    if (connection.status === 'ready') void this.start(timeoutMs).catch(() => {})
   }
 
-  /** Subscribes (once); resolves when Redis confirmed, or rejects after `timeoutMs`. */
+  /** Resolves when Redis confirmed the subscription, or rejects after `timeoutMs` (`Infinity`: waits). */
   start(timeoutMs: number): Promise<void> {
-    this.ready ??= new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('SUBSCRIBE timed out')), timeoutMs)
-      this.connection.subscribe(...this.channels).then(
-        () => (clearTimeout(timer), resolve()),
-        (error: unknown) => (clearTimeout(timer), reject(error)),
+    const ready = this.subscription.ready()
+    if (timeoutMs === Infinity) return ready
+    return new Promise<void>((resolve, reject) => {
+      const timer = startTimer(timeoutMs, () => reject(new RedisUnavailableError(`SUBSCRIBE: no answer from Redis within ${timeoutMs} ms.`)))
+      ready.then(
+        () => (timer.clear(), resolve()),
+        (error: unknown) => (timer.clear(), reject(error)),
       )
-    }).catch((error: unknown) => {
-      this.ready = undefined // try again next time
-      throw error
     })
-    return this.ready
   }
 
   on(channel: string, listener: Listener): () => void {
     let set = this.listeners.get(channel)
     if (set === undefined) this.listeners.set(channel, (set = new Set()))
     set.add(listener)
-    return () => set.delete(listener)
+    return () => {
+      set.delete(listener)
+      if (set.size === 0 && this.listeners.get(channel) === set) this.listeners.delete(channel)
+    }
   }
 
   close(): void {
-    this.connection.disconnect()
+    this.subscription.close()
   }
 }
 
@@ -64,12 +57,12 @@ export function nap(ms: number, signal: AbortSignal | undefined, register: (wake
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason)
     const done = (): void => {
-      clearTimeout(timer)
+      timer.clear()
       unregister()
       signal?.removeEventListener('abort', onAbort)
     }
     const onAbort = (): void => (done(), reject(signal!.reason))
-    const timer = setTimeout(() => (done(), resolve()), ms * (0.8 + Math.random() * 0.4))
+    const timer = startTimer(ms * (0.8 + Math.random() * 0.4), () => (done(), resolve()))
     const unregister = register(() => (done(), resolve()))
     signal?.addEventListener('abort', onAbort, { once: true })
   })

@@ -1,9 +1,9 @@
-import { deadlineSignal, Guard, InvalidArgumentError, KeyedLock, type WaitOptions } from '@yieldpoint/core'
-import type { Redis } from 'ioredis'
-import { Connection, type ConnectionOptions } from './connection'
+import { deadlineSignal, Guard, InvalidArgumentError, KeyedLock, startTimer, type WaitOptions } from '@yieldpoint/core'
+import { checkPrefix, keyEncoder, type KeyEncoder } from './codec'
+import { checkDuration, Connection, type ConnectionOptions } from './connection'
 import { LockLostError } from './errors'
 import { nap, randomToken, Subscriber } from './pubsub'
-import { ACQUIRE, EXTEND, RELEASE, WAITERS } from './scripts'
+import { ACQUIRE, EXISTS, EXTEND, RELEASE, WAITERS } from './scripts'
 
 /**
  * Options of {@link RedisKeyedLock}.
@@ -12,17 +12,27 @@ import { ACQUIRE, EXTEND, RELEASE, WAITERS } from './scripts'
  * new RedisKeyedLock({ client, prefix: 'app:lock:', lockTtl: 5_000 })
  * ```
  */
-export interface RedisKeyedLockOptions extends ConnectionOptions {
-  /** An ioredis client for commands. */
-  client: Redis
-  /** A connection for SUBSCRIBE. Default: `client.duplicate()` (closed by `close()`). */
-  subscriber?: Redis
-  /** Prefix of every Redis key and channel. Default `'yp:lock:'`. */
+export interface RedisKeyedLockOptions<K = string> extends ConnectionOptions {
+  /**
+   * An ioredis `Redis`/`Cluster` created with `{ enableOfflineQueue: false }`, a node-redis client
+   * created with `{ disableOfflineQueue: true }` (cluster: in `defaults`), or a {@link RedisClient}.
+   */
+  client: unknown
+  /** A connection of the same library for SUBSCRIBE. Default: a duplicate of `client` (closed by `close()`). */
+  subscriber?: unknown
+  /** Prefix of every Redis key and channel (no `{` or `}`). Default `'yp:lock:'`. */
   prefix?: string
-  /** Lease of a grant (ms); the watchdog extends it every third of it while the holder runs. Default 10,000. */
+  /** Lease of a grant (integer ms); the watchdog extends it every third of it while the holder runs. Default 10,000. */
   lockTtl?: number
   /** How often a waiter re-checks when no release message arrives (ms). Default 100. */
   pollInterval?: number
+  /** Maps a key to a distinct string. Default: strings only (anything else throws `KeyEncodingError`). */
+  key?: KeyEncoder<K>
+  /**
+   * Called when releasing a lock in Redis failed (Redis down): the lease then expires by itself
+   * after at most `lockTtl`. `runExclusive` still returns `fn`'s outcome. Default: `process.emitWarning`.
+   */
+  onReleaseError?: (error: unknown, key: K) => void
 }
 
 /**
@@ -34,29 +44,37 @@ export interface RedisKeyedLockOptions extends ConnectionOptions {
  * ```
  */
 export interface RedisLockGuard extends Guard {
-  /** The fencing token of this grant: strictly greater than every earlier grant's for this key. */
+  /**
+   * The fencing token of this grant: strictly greater than every earlier grant's for this key,
+   * across restarts of Redis and failovers (it is derived from the server's clock in µs).
+   */
   readonly fence: number
   /** Aborts with {@link LockLostError} if the lease could not be extended (the lock may now be someone else's). */
   readonly signal: AbortSignal
-  /** Releases and resolves once Redis has the lock back. */
+  /** Releases and resolves once Redis has the lock back; rejects if Redis could not be told (the lease then expires by itself). */
   releaseAsync(): Promise<void>
 }
 
 class RedisGuardOwner {
   released = false
-  constructor(readonly doRelease: () => Promise<void>) {}
+  constructor(
+    readonly doRelease: () => Promise<void>,
+    readonly report: (error: unknown) => void,
+  ) {}
   releaseGuard(): void {
     if (this.released) return
     this.released = true
-    this.doRelease().catch(() => {}) // best effort: the lease expires anyway
+    this.doRelease().catch(this.report) // the lease expires by itself
   }
 }
 
 /**
- * The `KeyedLock` contract across processes, on one Redis: `SET key token NX PX ttl` to take a
- * key, a Lua compare-and-delete to release it, a watchdog that extends the lease while the holder
- * runs, and a fencing token per grant. Waiters are woken by pub/sub, with polling as a fallback
- * (pub/sub drops messages on reconnects). Every wait takes `{ signal, timeout }`.
+ * The `KeyedLock` contract across processes, on one Redis or a Redis Cluster: `SET key token NX PX
+ * ttl` to take a key, a Lua compare-and-delete to release it, a watchdog that extends the lease
+ * while the holder runs, and a fencing token per grant. Waiters are woken by pub/sub, with polling
+ * as a fallback (pub/sub drops messages on reconnects). Every wait takes `{ signal, timeout }`,
+ * and they bound the Redis commands too: an abort rejects with `signal.reason` and a timeout with
+ * `TimeoutError` when asked, even if Redis does not answer.
  *
  * Inside one process, waiters for a key queue on a local `KeyedLock` (FIFO), so only one of them
  * talks to Redis at a time. Across processes, order is not FIFO: released keys go to whichever
@@ -68,134 +86,175 @@ class RedisGuardOwner {
  *
  * @example
  * ```ts
- * const locks = new RedisKeyedLock({ client: new Redis(url) })
+ * const locks = new RedisKeyedLock({ client: new Redis(url, { enableOfflineQueue: false }) })
  * await locks.runExclusive(`account:${id}`, async (guard) => {
  *   const balance = Number(await redis.get(`balance:${id}`))
  *   await redis.set(`balance:${id}`, balance + 10)
  * })
  * ```
  */
-export class RedisKeyedLock {
+export class RedisKeyedLock<K = string> {
   private readonly connection: Connection
   private readonly subscriber: Subscriber
-  private readonly ownsSubscriber: boolean
   private readonly local = new KeyedLock<string>()
   private readonly prefix: string
   private readonly lockTtl: number
   private readonly pollInterval: number
   private readonly channel: string
+  private readonly encode: (key: K) => string
+  private readonly onReleaseError: (error: unknown, key: K) => void
 
-  constructor(options: RedisKeyedLockOptions) {
-    if (!options || typeof options.client?.eval !== 'function') throw new InvalidArgumentError('RedisKeyedLock({ client }): client must be an ioredis client (new Redis(url)).')
-    this.connection = new Connection(options.client, options)
-    this.prefix = options.prefix ?? 'yp:lock:'
-    this.lockTtl = positive(options.lockTtl ?? 10_000, 'lockTtl')
-    this.pollInterval = positive(options.pollInterval ?? 100, 'pollInterval')
+  constructor(options: RedisKeyedLockOptions<K>) {
+    const api = 'new RedisKeyedLock()'
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`${api}: pass an options object with a client.`)
+    this.prefix = checkPrefix(options.prefix, 'yp:lock:', api)
+    this.lockTtl = checkDuration(options.lockTtl, 10_000, `${api}: lockTtl`, { integer: true })
+    this.pollInterval = checkDuration(options.pollInterval, 100, `${api}: pollInterval`)
+    this.encode = keyEncoder(options.key, api)
+    if (options.onReleaseError !== undefined && typeof options.onReleaseError !== 'function') throw new InvalidArgumentError(`${api}: onReleaseError must be a function (error, key) => void.`)
+    this.onReleaseError =
+      options.onReleaseError ??
+      ((error, key) => process.emitWarning(`RedisKeyedLock: releasing ${String(key)} failed (${(error as Error)?.message ?? String(error)}); its lease expires by itself within lockTtl.`, { code: 'YP_REDIS_RELEASE_FAILED' }))
+    this.connection = new Connection(options.client, options, api)
     this.channel = `${this.prefix}released`
-    this.ownsSubscriber = options.subscriber === undefined
-    this.subscriber = new Subscriber(options.subscriber ?? options.client.duplicate(), [this.channel], this.connection.timeoutMs)
-  }
-
-  /** Waits for `key` across every process and resolves with a fenced guard. */
-  async acquire(key: string, opts?: WaitOptions): Promise<RedisLockGuard> {
-    if (typeof key !== 'string' || key === '') throw new InvalidArgumentError('RedisKeyedLock.acquire(key): key must be a non-empty string.')
-    if (opts?.signal?.aborted) throw opts.signal.reason
-    const deadline = deadlineSignal(opts, 'RedisKeyedLock.acquire()')
-    try {
-      const local = await this.local.acquire(key, { signal: deadline.signal })
-      try {
-        return await this.acquireRemote(key, local, deadline.signal)
-      } catch (error) {
-        local.release()
-        throw error
-      }
-    } finally {
-      deadline.dispose()
-    }
+    this.subscriber = new Subscriber(this.connection.client, [this.channel])
   }
 
   /**
-   * Runs `fn` while holding `key` and releases it however `fn` ends. `fn` receives the guard
-   * (its `fence` and `signal`).
+   * Waits for `key` across every process and resolves with a fenced guard. `timeout`/`signal`
+   * bound the whole call, Redis commands included.
+   * @throws InvalidArgumentError / KeyEncodingError synchronously for a bad key or options.
    */
-  async runExclusive<R>(key: string, fn: (guard: RedisLockGuard) => R | PromiseLike<R>, opts?: WaitOptions): Promise<Awaited<R>> {
-    if (typeof fn !== 'function') throw new InvalidArgumentError('RedisKeyedLock.runExclusive(key, fn): fn must be a function.')
-    const guard = await this.acquire(key, opts)
-    try {
-      return await fn(guard)
-    } finally {
-      await guard.releaseAsync()
+  acquire(key: K, opts?: WaitOptions): Promise<RedisLockGuard> {
+    const tag = this.checkedTag(key, 'RedisKeyedLock.acquire()')
+    const deadline = deadlineSignal(opts, 'RedisKeyedLock.acquire()') // validates opts synchronously
+    if (deadline.signal?.aborted) {
+      deadline.dispose()
+      return Promise.reject(deadline.signal.reason)
     }
+    return this.acquireTag(key, tag, deadline.signal).finally(deadline.dispose)
+  }
+
+  /**
+   * Runs `fn` while holding `key` and releases it however `fn` ends. Resolves with `fn`'s result
+   * or rejects with `fn`'s error — never with a release failure: if Redis cannot be told, the
+   * failure goes to `onReleaseError` and the lease expires by itself within `lockTtl`. `fn`
+   * receives the guard (its `fence` and `signal`).
+   * @throws InvalidArgumentError synchronously if `fn` is not a function (or the key/options are bad).
+   */
+  runExclusive<R>(key: K, fn: (guard: RedisLockGuard) => R | PromiseLike<R>, opts?: WaitOptions): Promise<Awaited<R>> {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('RedisKeyedLock.runExclusive(key, fn): fn must be a function.')
+    return this.acquire(key, opts).then(async (guard): Promise<Awaited<R>> => {
+      try {
+        return await fn(guard)
+      } finally {
+        await guard.releaseAsync().catch((error: unknown) => this.onReleaseError(error, key))
+      }
+    })
   }
 
   /** True if some process holds `key` right now. */
-  async locked(key: string): Promise<boolean> {
-    return (await this.connection.run('RedisKeyedLock.locked', (c) => c.exists(this.lockKey(key)))) === 1
+  async locked(key: K): Promise<boolean> {
+    const tag = this.checkedTag(key, 'RedisKeyedLock.locked()')
+    return Number(await this.connection.eval('RedisKeyedLock.locked', EXISTS, [this.lockKey(tag)], [])) === 1
   }
 
   /** Closes the subscriber connection this lock created. */
   close(): void {
-    if (this.ownsSubscriber) this.subscriber.close()
+    this.subscriber.close()
   }
 
-  private lockKey(key: string): string {
-    return `${this.prefix}{${key}}:l`
+  private checkedTag(key: K, api: string): string {
+    if (key === undefined || key === null) throw new InvalidArgumentError(`${api}: key must not be ${String(key)}. Pass a string that identifies the resource, e.g. \`account:\${id}\`.`)
+    return this.encode(key)
   }
 
-  private async acquireRemote(key: string, local: Guard, signal: AbortSignal | undefined): Promise<RedisLockGuard> {
+  private lockKey(tag: string): string {
+    return `${this.prefix}{${tag}}:l`
+  }
+
+  private async acquireTag(key: K, tag: string, signal: AbortSignal | undefined): Promise<RedisLockGuard> {
+    const local = await this.local.acquire(tag, signal ? { signal } : undefined)
+    try {
+      return await this.acquireRemote(key, tag, local, signal)
+    } catch (error) {
+      local.release()
+      throw error
+    }
+  }
+
+  private async acquireRemote(key: K, tag: string, local: Guard, signal: AbortSignal | undefined): Promise<RedisLockGuard> {
     const token = randomToken()
-    const lockKey = this.lockKey(key)
-    const seqKey = `${this.prefix}{${key}}:seq`
-    const waitersKey = this.waitersKey(key)
-    const first = Number(await this.connection.eval('RedisKeyedLock.acquire', ACQUIRE, [lockKey, seqKey], [token, this.lockTtl]))
-    if (first > 0) return this.grant(key, lockKey, token, first, local)
+    const lockKey = this.lockKey(tag)
+    const seqKey = `${this.prefix}{${tag}}:seq`
+    const waitersKey = `${this.prefix}{${tag}}:w`
+    // If the caller gives up while ACQUIRE is on its way and it then succeeds, nobody holds that
+    // lease: give it back at once instead of leaving it to expire.
+    const late = (fence: unknown): void => {
+      if (Number(fence) > 0) void this.connection.eval('RedisKeyedLock.release', RELEASE, [lockKey, waitersKey], [token, this.channel, tag]).catch(() => {})
+    }
+    const tryAcquire = async (): Promise<number> => Number(await this.connection.eval('RedisKeyedLock.acquire', ACQUIRE, [lockKey, seqKey], [token, this.lockTtl], { signal, late }))
+    const first = await tryAcquire()
+    if (first > 0) return this.grant(key, tag, token, first, local)
     // Contended: count ourselves as a waiter (so releases are announced) and listen, *then* try
     // again — a release between our failed attempt and our wait is never missed.
-    await this.subscriber.start(this.connection.timeoutMs).catch(() => {}) // polling works without it
+    await untilAborted(this.subscriber.start(this.connection.timeoutMs).catch(() => {}), signal) // polling works without it
     let wake: (() => void) | undefined
     const stop = this.subscriber.on(this.channel, (message) => {
-      if (message === key) wake?.()
+      if (message === tag) wake?.()
     })
-    await this.connection.eval('RedisKeyedLock.wait', WAITERS, [waitersKey], [1, this.lockTtl * 10])
+    const waiters = (delta: number): Promise<unknown> => this.connection.eval('RedisKeyedLock.wait', WAITERS, [waitersKey], [delta, this.lockTtl * 10])
+    let counted = false
     try {
+      await this.connection.eval('RedisKeyedLock.wait', WAITERS, [waitersKey], [1, this.lockTtl * 10], { signal, late: () => void waiters(-1).catch(() => {}) })
+      counted = true
       for (;;) {
-        const fence = Number(await this.connection.eval('RedisKeyedLock.acquire', ACQUIRE, [lockKey, seqKey], [token, this.lockTtl]))
-        if (fence > 0) return this.grant(key, lockKey, token, fence, local)
+        const fence = await tryAcquire()
+        if (fence > 0) return this.grant(key, tag, token, fence, local)
         await nap(this.pollInterval, signal, (w) => ((wake = w), () => (wake = undefined)))
       }
     } finally {
       stop()
-      void this.connection.eval('RedisKeyedLock.wait', WAITERS, [waitersKey], [-1, this.lockTtl * 10]).catch(() => {})
+      if (counted) void waiters(-1).catch(() => {})
     }
   }
 
-  private waitersKey(key: string): string {
-    return `${this.prefix}{${key}}:w`
-  }
-
-  private grant(key: string, lockKey: string, token: string, fence: number, local: Guard): RedisLockGuard {
+  private grant(key: K, tag: string, token: string, fence: number, local: Guard): RedisLockGuard {
+    const lockKey = this.lockKey(tag)
+    const seqKey = `${this.prefix}{${tag}}:seq`
     const lost = new AbortController()
-    const watchdog = setInterval(() => {
-      this.connection.eval('RedisKeyedLock.extend', EXTEND, [lockKey], [token, this.lockTtl]).then(
-        (ok) => {
-          if (Number(ok) !== 1) lose()
-        },
-        () => lose(),
-      )
-    }, Math.max(1, Math.floor(this.lockTtl / 3)))
-    watchdog.unref()
-    const lose = (): void => {
-      clearInterval(watchdog)
-      lost.abort(new LockLostError(`RedisKeyedLock: the lease on ${key} (fence ${fence}) could not be extended; another process may hold it now.`))
+    let stopped = false
+    let timer: { clear(): void } | undefined
+    // The watchdog: extend every third of the lease, re-armed after each answer (one timer helper).
+    const arm = (): void => {
+      timer = startTimer(Math.max(1, Math.floor(this.lockTtl / 3)), () => {
+        this.connection.eval('RedisKeyedLock.extend', EXTEND, [lockKey, seqKey], [token, this.lockTtl]).then(
+          (ok) => (Number(ok) === 1 ? !stopped && arm() : lose()),
+          () => lose(),
+        )
+      }, true)
     }
-    const owner = new RedisGuardOwner(async () => {
-      clearInterval(watchdog)
-      try {
-        await this.connection.eval('RedisKeyedLock.release', RELEASE, [lockKey, this.waitersKey(key)], [token, this.channel, key])
-      } finally {
-        local.release()
-      }
-    })
+    const stop = (): void => {
+      stopped = true
+      timer?.clear()
+    }
+    const lose = (): void => {
+      if (stopped) return
+      stop()
+      lost.abort(new LockLostError(`RedisKeyedLock: the lease on ${String(key)} (fence ${fence}) could not be extended; another process may hold it now.`))
+    }
+    arm()
+    const owner = new RedisGuardOwner(
+      async () => {
+        stop()
+        try {
+          await this.connection.eval('RedisKeyedLock.release', RELEASE, [lockKey, `${this.prefix}{${tag}}:w`], [token, this.channel, tag])
+        } finally {
+          local.release()
+        }
+      },
+      (error) => this.onReleaseError(error, key),
+    )
     const guard = Guard.from(() => owner.releaseGuard()) as RedisLockGuard
     Object.defineProperties(guard, {
       fence: { value: fence, enumerable: true },
@@ -212,7 +271,13 @@ export class RedisKeyedLock {
   }
 }
 
-function positive(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new InvalidArgumentError(`${name} must be a number of milliseconds > 0, got ${String(value)}.`)
-  return value
+/** Resolves when `promise` settles, or rejects with `signal.reason` if it aborts first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }

@@ -13,10 +13,11 @@ import {
   type SerializeError,
   type Store,
   type StoreInitOptions,
+  startTimer,
 } from '@yieldpoint/core'
-import type { Redis } from 'ioredis'
-import { jsonCodec, type Codec } from './codec'
-import { Connection, type ConnectionOptions } from './connection'
+import { checkPrefix, globEscape, jsonCodec, keyEncoder, type Codec, type KeyEncoder } from './codec'
+import { checkDuration, Connection, type ConnectionOptions } from './connection'
+import { RedisUnavailableError } from './errors'
 import { nap, randomToken, Subscriber } from './pubsub'
 import { ACQUIRE, DELETE, EXTEND, FINISH, POLL, READ, SET } from './store-scripts'
 
@@ -27,16 +28,21 @@ import { ACQUIRE, DELETE, EXTEND, FINISH, POLL, READ, SET } from './store-script
  * new RedisStore({ client, prefix: 'shop:', lockTtl: 5_000, l1: { max: 10_000 } })
  * ```
  */
-export interface RedisStoreOptions extends ConnectionOptions {
-  /** An ioredis client for commands. Tip: `new Redis(url, { enableOfflineQueue: false })` so commands fail fast while Redis is down. */
-  client: Redis
-  /** A connection for SUBSCRIBE. Default: `client.duplicate()` (closed by `close()`). */
-  subscriber?: Redis
-  /** Prefix of every Redis key and channel, to share one Redis between caches. Default `'yp:'`. */
+export interface RedisStoreOptions<K = string> extends ConnectionOptions {
+  /**
+   * An ioredis `Redis`/`Cluster` created with `{ enableOfflineQueue: false }`, a node-redis client
+   * created with `{ disableOfflineQueue: true }` (cluster: in `defaults`), or a `RedisClient`.
+   */
+  client: unknown
+  /** A connection of the same library for SUBSCRIBE. Default: a duplicate of `client` (closed by `close()`). */
+  subscriber?: unknown
+  /** Maps a cache key to a distinct string. Default: strings only (anything else throws `KeyEncodingError`). */
+  key?: KeyEncoder<K>
+  /** Prefix of every Redis key and channel, to share one Redis between caches (no `{` or `}`). Default `'yp:'`. */
   prefix?: string
   /** How values are serialized. Default: JSON that round-trips Buffers. */
   codec?: Codec
-  /** Lease of a load (ms); a crashed leader is replaced after it. The watchdog extends it while the load runs. Default 10,000. */
+  /** Lease of a load (integer ms); a crashed leader is replaced after it. The watchdog extends it while the load runs. Default 10,000. */
   lockTtl?: number
   /** How often a waiting process re-checks (ms) when no pub/sub message arrives. Default 250. */
   pollInterval?: number
@@ -100,17 +106,17 @@ const INLINE_BELOW_MS = 1_000
  * const products = new SingleFlightCache<string, Product>({ ttl: 5_000, store })
  * ```
  */
-export class RedisStore<K extends string = string, V = unknown> implements Store<K, V> {
+export class RedisStore<K = string, V = unknown> implements Store<K, V> {
   private readonly connection: Connection
   private readonly subscriber: Subscriber
-  private readonly ownsSubscriber: boolean
+  private readonly tag: (key: K) => string
   private readonly prefix: string
   private readonly codec: Codec
   private readonly lockTtl: number
   private readonly pollInterval: number
   private readonly failOpen: boolean
   private readonly heartbeat: boolean
-  private readonly l1: MemoryStore<K, V> | undefined
+  private readonly l1: MemoryStore<string, V> | undefined
   private readonly doneChannel: string
   private readonly invalidateChannel: string
   private readonly origin = randomToken()
@@ -122,28 +128,35 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
   private serializeError: SerializeError = defaultSerializeError
   private reviveError: ReviveError = defaultReviveError
 
-  constructor(options: RedisStoreOptions) {
-    if (!options || typeof options.client?.eval !== 'function')
-      throw new InvalidArgumentError('RedisStore({ client }): client must be an ioredis client (new Redis(url)).')
-    this.connection = new Connection(options.client, options)
-    this.prefix = options.prefix ?? 'yp:'
+  constructor(options: RedisStoreOptions<K>) {
+    const api = 'new RedisStore()'
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`${api}: pass an options object with a client.`)
+    this.prefix = checkPrefix(options.prefix, 'yp:', api)
+    this.tag = keyEncoder(options.key, api)
+    if (options.codec !== undefined && (typeof options.codec?.encode !== 'function' || typeof options.codec?.decode !== 'function'))
+      throw new InvalidArgumentError(`${api}: codec must be { encode(value): string, decode(text): unknown }.`)
     this.codec = options.codec ?? jsonCodec
-    this.lockTtl = options.lockTtl ?? 10_000
-    this.pollInterval = options.pollInterval ?? 250
+    this.lockTtl = checkDuration(options.lockTtl, 10_000, `${api}: lockTtl`, { integer: true })
+    this.pollInterval = checkDuration(options.pollInterval, 250, `${api}: pollInterval`)
+    if (options.onRedisError !== undefined && options.onRedisError !== 'fail-open' && options.onRedisError !== 'fail-closed')
+      throw new InvalidArgumentError(`${api}: onRedisError must be 'fail-open' or 'fail-closed', got ${String(options.onRedisError)}.`)
     this.failOpen = (options.onRedisError ?? 'fail-open') === 'fail-open'
+    if (options.heartbeat !== undefined && typeof options.heartbeat !== 'boolean') throw new InvalidArgumentError(`${api}: heartbeat must be a boolean.`)
     this.heartbeat = options.heartbeat !== false
-    this.l1 = options.l1 ? new MemoryStore<K, V>({ max: options.l1.max }) : undefined
+    if (options.l1 !== undefined && (options.l1 === null || typeof options.l1 !== 'object' || !Number.isInteger(options.l1.max) || options.l1.max < 1))
+      throw new InvalidArgumentError(`${api}: l1 must be { max } with max an integer >= 1.`)
+    this.l1 = options.l1 ? new MemoryStore<string, V>({ max: options.l1.max }) : undefined
     this.afterLockMiss = options.afterLockMiss
     this.ignoreMessages = options.ignoreMessages === true
+    this.connection = new Connection(options.client, options, api)
     this.doneChannel = `${this.prefix}done`
     this.invalidateChannel = `${this.prefix}invalidate`
-    this.ownsSubscriber = options.subscriber === undefined
-    this.subscriber = new Subscriber(options.subscriber ?? options.client.duplicate(), [this.doneChannel, this.invalidateChannel], this.connection.timeoutMs)
+    this.subscriber = new Subscriber(this.connection.client, [this.doneChannel, this.invalidateChannel])
     this.subscriber.on(this.invalidateChannel, (message) => {
       const { k, o } = JSON.parse(message) as { k: string | null; o: string }
       if (o === this.origin || this.l1 === undefined) return
       if (k === null) this.l1.clear()
-      else this.l1.delete(k as K)
+      else this.l1.delete(k)
     })
   }
 
@@ -160,21 +173,21 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
   }
 
   async get(key: K): Promise<CacheEntry<V> | undefined> {
-    const local = this.l1?.get(key)
+    const local = this.l1?.get(this.tag(key))
     if (local !== undefined && this.now() < local.staleUntil) return local
     let entry: CacheEntry<V> | undefined
     try {
       entry = await this.read(key)
     } catch (error) {
-      if (this.failOpen) return local // Redis down: whatever L1 still has, or a miss
-      throw error
+      if (this.failOpen && error instanceof RedisUnavailableError) return local // Redis down: whatever L1 still has, or a miss
+      throw error // an error reply (RedisReplyError) is a bug to surface, not an outage
     }
-    if (entry !== undefined) this.l1?.set(key, entry)
+    if (entry !== undefined) this.l1?.set(this.tag(key), entry)
     return entry
   }
 
   async set(key: K, entry: CacheEntry<V>, keepFor: number): Promise<void> {
-    this.l1?.delete(key)
+    this.l1?.delete(this.tag(key))
     const fence = (await this.connection.eval(
       'RedisStore.set',
       SET,
@@ -182,30 +195,25 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
       [this.encodeStored(entry), this.keepMs(keepFor), this.invalidateChannel, this.invalidation(key)],
     )) as string
     this.fences.set(entry, String(fence))
-    this.l1?.set(key, entry) // only once Redis holds it
+    this.l1?.set(this.tag(key), entry) // only once Redis holds it
   }
 
   async delete(key: K): Promise<void> {
-    this.l1?.delete(key)
+    this.l1?.delete(this.tag(key))
     await this.connection.eval(
       'RedisStore.delete',
       DELETE,
       [this.valueKey(key), this.seqKey(key)],
       [this.lockTtl, this.invalidateChannel, this.invalidation(key)],
     )
-    this.l1?.delete(key) // a commit that raced the delete may have filled it meanwhile
+    this.l1?.delete(this.tag(key)) // a commit that raced the delete may have filled it meanwhile
   }
 
   /** Deletes every entry under this store's prefix (SCAN + UNLINK), and every other process's L1. */
   async clear(): Promise<void> {
     this.l1?.clear()
     await this.connection.run('RedisStore.clear', async (c) => {
-      let cursor = '0'
-      do {
-        const [next, keys] = await c.scan(cursor, 'MATCH', `${this.prefix}{*}:v`, 'COUNT', 500)
-        cursor = next
-        if (keys.length) await c.unlink(...keys)
-      } while (cursor !== '0')
+      for await (const keys of c.scan(`${globEscape(this.prefix)}{*}:v`)) await c.unlink(keys) // every master of a cluster
       await c.publish(this.invalidateChannel, this.invalidation(null))
     })
   }
@@ -221,7 +229,7 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
       ? () => true
       : this.subscriber.on(this.doneChannel, (raw) => {
           const message = JSON.parse(raw) as DoneMessage
-          if (message.k !== key) return
+          if (message.k !== this.tag(key)) return
           inbox.message = message
           inbox.wake?.()
         })
@@ -251,7 +259,7 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
 
   /** Closes the subscriber connection this store created. */
   close(): void {
-    if (this.ownsSubscriber) this.subscriber.close()
+    this.subscriber.close()
   }
 
   private async wait(key: K, foundFence: string, inbox: { message?: DoneMessage; wake?: () => void }, signal: AbortSignal): Promise<LeaseWaitResult<V>> {
@@ -262,7 +270,7 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
       try {
         polled = (await this.connection.eval('RedisStore.poll', POLL, [this.valueKey(key), this.lockKey(key)], [foundFence])) as [number, string?, number?]
       } catch (error) {
-        if (this.failOpen) return { kind: 'retry' } // the next acquire finds Redis down and loads here
+        if (this.failOpen && error instanceof RedisUnavailableError) return { kind: 'retry' } // the next acquire finds Redis down and loads here
         throw error
       }
       if (polled[0] === 0) return { kind: 'entry', entry: this.remember(key, this.decode(polled[1]!, polled[2]!)) }
@@ -293,50 +301,55 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
 
   private lease(key: K, token: string, fence: string): Lease<V> {
     const lockKey = this.lockKey(key)
-    const period = Math.min(2_147_483_647, Math.max(1, Math.floor(this.lockTtl / 3)))
-    const watchdog = this.heartbeat
-      ? setInterval(() => void this.connection.eval('RedisStore.extend', EXTEND, [lockKey, this.seqKey(key)], [token, this.lockTtl]).catch(() => {}), period)
-      : undefined
-    watchdog?.unref()
+    const tag = this.tag(key)
     let ended = false
+    // The watchdog: extend every third of the lease, re-armed after each answer (one timer helper).
+    let watchdog: { clear(): void } | undefined
+    const arm = (): void => {
+      watchdog = startTimer(Math.max(1, Math.floor(this.lockTtl / 3)), () => void this.connection.eval('RedisStore.extend', EXTEND, [lockKey, this.seqKey(key)], [token, this.lockTtl]).then(rearm, rearm), true)
+    }
+    const rearm = (): void => {
+      if (!ended) arm()
+    }
+    if (this.heartbeat) arm()
     const finish = async (entry: CacheEntry<V> | undefined, keepFor: number, message: DoneMessage, fencedOut: DoneMessage): Promise<void> => {
       if (ended) return
       ended = true
-      clearInterval(watchdog)
+      watchdog?.clear()
       let payload = ''
       try {
         if (entry !== undefined) payload = this.encodeStored(entry)
       } catch (error) {
         // The value cannot be stored (e.g. a BigInt through JSON): free the lease and give the
         // waiting processes this error, then let the cache reject its callers with it.
-        await this.end(key, token, fence, '', 0, { k: key, kind: 'error', e: this.serializeError(error) }, fencedOut).catch(() => {})
+        await this.end(key, token, fence, '', 0, { k: tag, kind: 'error', e: this.serializeError(error) }, fencedOut).catch(() => {})
         throw error
       }
       let written: boolean
       try {
         written = await this.end(key, token, fence, payload, this.keepMs(keepFor), message, fencedOut)
       } catch (error) {
-        if (this.failOpen) return // Redis gone: our own callers still get the outcome
+        if (this.failOpen && error instanceof RedisUnavailableError) return // Redis gone: our own callers still get the outcome
         throw error
       }
       if (written && entry !== undefined) {
         this.fences.set(entry, fence)
-        this.l1?.set(key, entry) // only after Redis accepted the fenced write
+        this.l1?.set(this.tag(key), entry) // only after Redis accepted the fenced write
       }
     }
     return {
       commit: (value, entry, keepFor) => {
         const message: DoneMessage =
-          entry === undefined || keepFor < INLINE_BELOW_MS ? { k: key, kind: 'value', p: this.codec.encode({ v: value }) } : { k: key, kind: 'stored' }
-        return finish(entry, keepFor, message, { k: key, kind: 'retry' })
+          entry === undefined || keepFor < INLINE_BELOW_MS ? { k: tag, kind: 'value', p: this.codec.encode({ v: value }) } : { k: tag, kind: 'stored' }
+        return finish(entry, keepFor, message, { k: tag, kind: 'retry' })
       },
       fail: (outcome: LeaseFailure, entry, keepFor) => {
         const message: DoneMessage =
           outcome.kind === 'error'
-            ? { k: key, kind: 'error', e: this.serializeError(outcome.error) }
+            ? { k: tag, kind: 'error', e: this.serializeError(outcome.error) }
             : outcome.kind === 'not-shared'
-              ? { k: key, kind: 'not-shared' }
-              : { k: key, kind: 'retry' }
+              ? { k: tag, kind: 'not-shared' }
+              : { k: tag, kind: 'retry' }
         return finish(entry, keepFor, message, message)
       },
     }
@@ -353,12 +366,13 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
   }
 
   private degraded(error: unknown): Acquired<V> {
-    if (!this.failOpen) throw error ?? new Error('unreachable')
+    // Only an outage degrades; an error reply (RedisReplyError) is a bug to surface.
+    if (!this.failOpen || (error !== undefined && !(error instanceof RedisUnavailableError))) throw error ?? new Error('unreachable')
     return { kind: 'local' }
   }
 
   private remember(key: K, entry: CacheEntry<V>): CacheEntry<V> {
-    this.l1?.set(key, entry)
+    this.l1?.set(this.tag(key), entry)
     return entry
   }
 
@@ -404,19 +418,19 @@ export class RedisStore<K extends string = string, V = unknown> implements Store
     return Number.isFinite(ms) ? Math.max(1, Math.ceil(ms)) : 365 * 24 * 3_600_000
   }
 
-  private invalidation(key: string | null): string {
-    return JSON.stringify({ k: key, o: this.origin })
+  private invalidation(key: K | null): string {
+    return JSON.stringify({ k: key === null ? null : this.tag(key), o: this.origin })
   }
 
-  private valueKey(key: string): string {
-    return `${this.prefix}{${key}}:v`
+  private valueKey(key: K): string {
+    return `${this.prefix}{${this.tag(key)}}:v`
   }
 
-  private lockKey(key: string): string {
-    return `${this.prefix}{${key}}:l`
+  private lockKey(key: K): string {
+    return `${this.prefix}{${this.tag(key)}}:l`
   }
 
-  private seqKey(key: string): string {
-    return `${this.prefix}{${key}}:seq`
+  private seqKey(key: K): string {
+    return `${this.prefix}{${this.tag(key)}}:seq`
   }
 }

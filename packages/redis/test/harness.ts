@@ -51,23 +51,36 @@ export async function startWorker(env: Record<string, string>): Promise<Worker> 
 }
 
 /** The origin every worker loads from: counts calls per key and remembers which process called. */
-export async function startOrigin(): Promise<{ url: string; calls: (key?: string) => number; callers: (key: string) => number[]; failing: Set<string>; server: Server }> {
+export interface Origin {
+  url: string
+  calls: (key?: string) => number
+  callers: (key: string) => number[]
+  failing: Set<string>
+  /** Holds the answer to the next call for `key` until the returned function is called (tests order events, not time). */
+  hold: (key: string) => () => void
+  server: Server
+}
+
+export async function startOrigin(): Promise<Origin> {
   const calls: { key: string; pid: number }[] = []
   const failing = new Set<string>()
+  const held = new Map<string, Promise<void>>()
   const server = createServer((req, res) => {
     const url = new URL(req.url!, 'http://x')
     const key = url.searchParams.get('key')!
     const pid = Number(url.searchParams.get('pid'))
     calls.push({ key, pid })
     const n = calls.filter((c) => c.key === key).length
-    setTimeout(() => {
+    const gate = held.get(key) ?? Promise.resolve()
+    held.delete(key) // only the next call is held
+    void gate.then(() => setTimeout(() => {
       if (failing.has(key)) {
         res.statusCode = 503
         return void res.end(`origin failed for ${key}`)
       }
       res.setHeader('content-type', 'application/json')
       res.end(JSON.stringify({ key, call: n, pid }))
-    }, Number(url.searchParams.get('ms') ?? 100))
+    }, Number(url.searchParams.get('ms') ?? 100)))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as { port: number }
@@ -76,6 +89,11 @@ export async function startOrigin(): Promise<{ url: string; calls: (key?: string
     calls: (key) => (key === undefined ? calls.length : calls.filter((c) => c.key === key).length),
     callers: (key) => calls.filter((c) => c.key === key).map((c) => c.pid),
     failing,
+    hold: (key) => {
+      let release!: () => void
+      held.set(key, new Promise<void>((r) => (release = r)))
+      return release
+    },
     server,
   }
 }

@@ -27,7 +27,10 @@ export async function redisBench({ quick, verdicts }) {
     return
   }
   const server = await startRedis()
-  const client = new Redis(server.port, '127.0.0.1')
+  // @yieldpoint/redis refuses clients that queue commands while disconnected (a late command could
+  // take a lease nobody holds); such a client is usable once ready.
+  const client = new Redis(server.port, '127.0.0.1', { enableOfflineQueue: false })
+  await new Promise((r) => client.once('ready', r))
   const ops = quick ? 500 : 2000
   const rounds = quick ? 3 : 5
   try {
