@@ -160,7 +160,11 @@ describe.each(['ioredis', 'node-redis'] as Lib[])('%s: RedisKeyedLock when Redis
     await server.stop()
     await server.start()
     let after: Awaited<ReturnType<typeof locks.acquire>> | undefined
-    while (after === undefined) after = await locks.acquire('k').catch((e: unknown) => (e instanceof RedisUnavailableError ? undefined : Promise.reject(e))) // until reconnected
+    while (after === undefined) {
+      // until the client has reconnected (a macrotask between tries lets it)
+      after = await locks.acquire('k').catch((e: unknown) => (e instanceof RedisUnavailableError ? undefined : Promise.reject(e)))
+      if (after === undefined) await new Promise((r) => setTimeout(r, 20))
+    }
     expect(after.fence).toBeGreaterThan(before.fence)
     await after.releaseAsync()
     locks.close()

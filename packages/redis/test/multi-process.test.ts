@@ -178,11 +178,13 @@ describe.each(matrix())('$name: many processes, one Redis (docs/conformance/sing
     const [leader] = await spawnWorkers(1, { LOCK_TTL: NEVER })
     const lead = leader!.send<Burst>('getOrSet', { key, n: 1 })
     await until(() => origin.calls(key) === 1, 'leader loading')
-    // The follower pauses between its failed lock attempt and its re-check; the leader commits then.
-    const [follower] = await spawnWorkers(1, { AFTER_MISS_DELAY: '600', POLL: NEVER, LOCK_TTL: NEVER })
+    // The follower stops between its failed lease attempt and its re-check; the leader commits then.
+    const [follower] = await spawnWorkers(1, { MISS: 'gate', POLL: NEVER, LOCK_TTL: NEVER })
     const follow = follower!.send<Burst>('getOrSet', { key, n: 1 })
+    await until(async () => Number(await redis.get('misses')) === 1, 'the follower to miss')
     release()
     await lead
+    await redis.set('go', 1)
     expect((await follow).fulfilled).toBe(1) // neither the lease nor a poll could have ended it
     expect(origin.calls(key)).toBe(1)
   })
@@ -194,8 +196,9 @@ describe.each(matrix())('$name: many processes, one Redis (docs/conformance/sing
     const [leader] = await spawnWorkers(1, { LOCK_TTL: NEVER, ERROR_TTL: '60000' })
     const lead = leader!.send<Burst>('getOrSet', { key, n: 3 })
     await until(() => origin.calls(key) === 1, 'leader loading')
-    const followers = await spawnWorkers(2, { POLL: NEVER, LOCK_TTL: NEVER, ERROR_TTL: '60000' })
+    const followers = await spawnWorkers(2, { MISS: 'count', POLL: NEVER, LOCK_TTL: NEVER, ERROR_TTL: '60000' })
     const pending = followers.map((w) => w.send<Burst>('getOrSet', { key, n: 10 }))
+    await until(async () => Number(await redis.get('misses')) === 2, 'both followers to wait for the leader')
     release()
     const bursts = await Promise.all(pending) // neither the lease nor a poll could have ended them
     const leaderBurst = await lead

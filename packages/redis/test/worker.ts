@@ -9,10 +9,10 @@ import { connect, type Lib, type Target } from './clients'
 
 const env = process.env
 const { client } = await connect(env.REDIS_LIB as Lib, JSON.parse(env.REDIS_TARGET!) as Target)
-const raw = client as { get(key: string): Promise<string | null>; set(key: string, value: string): Promise<unknown> }
+const raw = client as { get(key: string): Promise<string | null>; set(key: string, value: string): Promise<unknown>; incr(key: string): Promise<number> }
 
 /** Options of one test's store and cache (strings, as they once came from the environment). */
-export type Config = Partial<Record<'LOCK_TTL' | 'POLL' | 'COMMAND_TIMEOUT' | 'BREAKER_MS' | 'HEARTBEAT' | 'L1' | 'AFTER_MISS_DELAY' | 'TTL' | 'ERROR_TTL' | 'ORIGIN_DELAY', string>>
+export type Config = Partial<Record<'LOCK_TTL' | 'POLL' | 'COMMAND_TIMEOUT' | 'BREAKER_MS' | 'HEARTBEAT' | 'L1' | 'MISS' | 'TTL' | 'ERROR_TTL' | 'ORIGIN_DELAY', string>>
 
 interface Setup {
   store: RedisStore<string, unknown>
@@ -34,12 +34,22 @@ function setup(cfg: Config = {}): Setup {
     breakerMs: Number(cfg.BREAKER_MS ?? 500),
     heartbeat: cfg.HEARTBEAT !== 'false',
     ...(cfg.L1 ? { l1: { max: 1000 } } : {}),
-    ...(cfg.AFTER_MISS_DELAY ? { afterLockMiss: () => new Promise<void>((r) => setTimeout(r, Number(cfg.AFTER_MISS_DELAY))) } : {}),
+    ...(cfg.MISS ? { afterLockMiss: () => afterMiss(cfg.MISS!) } : {}),
   })
   const cache = new SingleFlightCache<string, unknown>({ ttl: Number(cfg.TTL ?? 60_000), errorTtl: Number(cfg.ERROR_TTL ?? 0), store })
   const locks = new RedisKeyedLock({ client, prefix: 'test:lock:', lockTtl: 5_000, pollInterval: 20 })
   setups.set(id, (found = { store, cache, locks, cfg }))
   return found
+}
+
+/**
+ * The store's test hook between a follower's failed lease attempt and its re-check: count the
+ * miss in Redis (`misses`), so the test knows the follower is waiting, and with `MISS: 'gate'`
+ * stay there until the test sets `go` — the test orders events instead of guessing durations.
+ */
+async function afterMiss(mode: string): Promise<void> {
+  await raw.incr('misses')
+  while (mode === 'gate' && (await raw.get('go')) === null) await new Promise((r) => setTimeout(r, 10))
 }
 
 async function load(key: string, cfg: Config): Promise<unknown> {
