@@ -53,9 +53,14 @@ describe('@yieldpoint/redis plugged into the other adapters', () => {
       constructor(@Inject(Products) readonly products: Products) {}
     }
     const app = async () =>
-      (await Test.createTestingModule({ imports: [YieldpointModule.forRoot({ store: await newStore('nest:') })], providers: [Products, Holder] }).compile()).get(Holder)
+      (
+        await Test.createTestingModule({ imports: [YieldpointModule.forRoot({ store: await newStore('nest:') })], providers: [Products, Holder] }).compile()
+      ).get(Holder)
     const [a, b] = await Promise.all([app(), app()])
-    const results = await Promise.all([...Array.from({ length: 20 }, () => a.products.product('7')), ...Array.from({ length: 20 }, () => b.products.product('7'))])
+    const results = await Promise.all([
+      ...Array.from({ length: 20 }, () => a.products.product('7')),
+      ...Array.from({ length: 20 }, () => b.products.product('7')),
+    ])
     expect(calls).toBe(1)
     expect(new Set(results.map((r) => JSON.stringify(r))).size).toBe(1)
   })
@@ -65,7 +70,17 @@ describe('@yieldpoint/redis plugged into the other adapters', () => {
     const upstream = (id: string) => defer(async () => (calls++, await new Promise((r) => setTimeout(r, 100)), `product ${id}`))
     const cacheA = new SingleFlightCache<string, string>({ ttl: 60_000, store: (await newStore('rx:')) as RedisStore<string, string> })
     const cacheB = new SingleFlightCache<string, string>({ ttl: 60_000, store: (await newStore('rx:')) as RedisStore<string, string> })
-    const stream = (cache: SingleFlightCache<string, string>) => lastValueFrom(from(['x', 'x', 'x']).pipe(flightMap(cache, (id) => id, (id) => upstream(id)), toArray()))
+    const stream = (cache: SingleFlightCache<string, string>) =>
+      lastValueFrom(
+        from(['x', 'x', 'x']).pipe(
+          flightMap(
+            cache,
+            (id) => id,
+            (id) => upstream(id),
+          ),
+          toArray(),
+        ),
+      )
     const [a, b] = await Promise.all([stream(cacheA), stream(cacheB)])
     expect([...a, ...b].every((v) => v === 'product x')).toBe(true)
     expect(calls).toBe(1)

@@ -26,7 +26,14 @@ interface IoredisCluster extends IoredisCommands {
 /** @internal */
 export function isIoredis(value: unknown): value is IoredisCommands {
   const c = value as Partial<IoredisCommands> | null
-  return typeof c === 'object' && c !== null && typeof c.evalsha === 'function' && typeof c.duplicate === 'function' && typeof c.options === 'object' && typeof c.status === 'string'
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    typeof c.evalsha === 'function' &&
+    typeof c.duplicate === 'function' &&
+    typeof c.options === 'object' &&
+    typeof c.status === 'string'
+  )
 }
 
 const shas = new Map<string, string>()
@@ -50,7 +57,8 @@ export function ioredisClient(client: IoredisCommands, subscriber: unknown, api:
       `${api}: the ioredis client queues commands while disconnected (enableOfflineQueue), so a command could take effect after its caller gave up. Create it with { enableOfflineQueue: false }: ${cluster ? 'new Cluster(nodes, { enableOfflineQueue: false })' : 'new Redis(url, { enableOfflineQueue: false })'}.`,
     )
   }
-  if (subscriber !== undefined && !isIoredis(subscriber)) throw new InvalidArgumentError(`${api}: subscriber must be an ioredis connection like client (client.duplicate()).`)
+  if (subscriber !== undefined && !isIoredis(subscriber))
+    throw new InvalidArgumentError(`${api}: subscriber must be an ioredis connection like client (client.duplicate()).`)
   const run = async <T>(what: string, command: () => Promise<T>): Promise<T> => {
     try {
       return await command()
@@ -81,8 +89,10 @@ export function ioredisClient(client: IoredisCommands, subscriber: unknown, api:
         } while (cursor !== '0')
       }
     },
-    unlink: (keys) => run('UNLINK', () => (cluster ? Promise.all(keys.map((k) => client.unlink(k))) : keys.length ? client.unlink(...keys) : Promise.resolve(0))),
-    subscribe: (channels, onMessage) => ioredisSubscription(subscriber === undefined ? client.duplicate() : (subscriber as IoredisCommands), subscriber === undefined, channels, onMessage),
+    unlink: (keys) =>
+      run('UNLINK', () => (cluster ? Promise.all(keys.map((k) => client.unlink(k))) : keys.length ? client.unlink(...keys) : Promise.resolve(0))),
+    subscribe: (channels, onMessage) =>
+      ioredisSubscription(subscriber === undefined ? client.duplicate() : (subscriber as IoredisCommands), subscriber === undefined, channels, onMessage),
   }
 }
 
@@ -90,7 +100,12 @@ export function ioredisClient(client: IoredisCommands, subscriber: unknown, api:
  * One subscriber connection dispatching every message. ioredis re-subscribes after a reconnect
  * only what had succeeded, so we subscribe again whenever the connection becomes ready.
  */
-function ioredisSubscription(connection: IoredisCommands, owned: boolean, channels: readonly string[], onMessage: (channel: string, message: string) => void): RedisSubscription {
+function ioredisSubscription(
+  connection: IoredisCommands,
+  owned: boolean,
+  channels: readonly string[],
+  onMessage: (channel: string, message: string) => void,
+): RedisSubscription {
   let ready: Promise<void> | undefined
   const start = (): Promise<void> =>
     (ready ??= connection.subscribe(...channels).then(

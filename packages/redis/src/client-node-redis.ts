@@ -48,7 +48,8 @@ export function nodeRedisClient(client: NodeRedis, subscriber: unknown, api: str
       `${api}: the node-redis client queues commands while disconnected (its offline queue), so a command could take effect after its caller gave up. Create it with ${cluster ? 'createCluster({ rootNodes, defaults: { disableOfflineQueue: true } })' : 'createClient({ url, disableOfflineQueue: true })'}.`,
     )
   }
-  if (subscriber !== undefined && !isNodeRedis(subscriber)) throw new InvalidArgumentError(`${api}: subscriber must be a node-redis connection like client (client.duplicate()).`)
+  if (subscriber !== undefined && !isNodeRedis(subscriber))
+    throw new InvalidArgumentError(`${api}: subscriber must be a node-redis connection like client (client.duplicate()).`)
   const send = async (what: string, firstKey: string | undefined, args: string[]): Promise<unknown> => {
     try {
       return await (cluster ? client.sendCommand(firstKey, false, args) : client.sendCommand(args))
@@ -91,12 +92,18 @@ export function nodeRedisClient(client: NodeRedis, subscriber: unknown, api: str
       if (!cluster) return send('UNLINK', undefined, ['UNLINK', ...keys])
       return Promise.all(keys.map((k) => send('UNLINK', k, ['UNLINK', k])))
     },
-    subscribe: (channels, onMessage) => nodeRedisSubscription(subscriber === undefined ? client.duplicate() : (subscriber as NodeRedis), subscriber === undefined, channels, onMessage),
+    subscribe: (channels, onMessage) =>
+      nodeRedisSubscription(subscriber === undefined ? client.duplicate() : (subscriber as NodeRedis), subscriber === undefined, channels, onMessage),
   }
 }
 
 /** node-redis re-subscribes by itself after a reconnect. */
-function nodeRedisSubscription(connection: NodeRedis, owned: boolean, channels: readonly string[], onMessage: (channel: string, message: string) => void): RedisSubscription {
+function nodeRedisSubscription(
+  connection: NodeRedis,
+  owned: boolean,
+  channels: readonly string[],
+  onMessage: (channel: string, message: string) => void,
+): RedisSubscription {
   // Failures surface through the commands that fail; the connection reconnects by itself.
   connection.on('error', () => {})
   let ready: Promise<void> | undefined

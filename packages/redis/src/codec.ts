@@ -70,7 +70,8 @@ export function hashTag(key: string): string {
  * @internal
  */
 export function keyEncoder<K>(custom: KeyEncoder<K> | undefined, api: string): (key: K) => string {
-  if (custom !== undefined && typeof custom !== 'function') throw new InvalidArgumentError(`${api}: the key option must be a function (key) => string, got ${typeof custom}.`)
+  if (custom !== undefined && typeof custom !== 'function')
+    throw new InvalidArgumentError(`${api}: the key option must be a function (key) => string, got ${typeof custom}.`)
   return (key) => {
     const text = custom === undefined ? key : custom(key)
     if (typeof text !== 'string') {
@@ -81,7 +82,9 @@ export function keyEncoder<K>(custom: KeyEncoder<K> | undefined, api: string): (
       )
     }
     if (LONE_SURROGATE.test(text)) {
-      throw new KeyEncodingError(`${api}: the key ${JSON.stringify(text)} contains a lone surrogate, which Redis would receive as U+FFFD (so it could collide with another key). Pass well-formed strings (String.prototype.toWellFormed() if collisions are acceptable) or a key option.`)
+      throw new KeyEncodingError(
+        `${api}: the key ${JSON.stringify(text)} contains a lone surrogate, which Redis would receive as U+FFFD (so it could collide with another key). Pass well-formed strings (String.prototype.toWellFormed() if collisions are acceptable) or a key option.`,
+      )
     }
     return hashTag(text)
   }
@@ -103,7 +106,9 @@ function describeKey(key: unknown): string {
 export function checkPrefix(prefix: unknown, fallback: string, api: string): string {
   if (prefix === undefined) return fallback
   if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
-    throw new InvalidArgumentError(`${api}: prefix must be a string without '{' or '}' (they would change the Redis Cluster hash tag), got ${typeof prefix === 'string' ? JSON.stringify(prefix) : typeof prefix}.`)
+    throw new InvalidArgumentError(
+      `${api}: prefix must be a string without '{' or '}' (they would change the Redis Cluster hash tag), got ${typeof prefix === 'string' ? JSON.stringify(prefix) : typeof prefix}.`,
+    )
   }
   return prefix
 }

@@ -55,7 +55,8 @@ export class Connection {
   run<T>(what: string, command: (client: RedisClient) => Promise<T>, opts: RunOptions<T> = {}): Promise<T> {
     const { signal, late } = opts
     if (signal?.aborted) return Promise.reject(signal.reason)
-    if (!this.healthy) return Promise.reject(new RedisUnavailableError(`${what}: Redis was unreachable moments ago; not retrying for up to ${this.breakerMs} ms.`))
+    if (!this.healthy)
+      return Promise.reject(new RedisUnavailableError(`${what}: Redis was unreachable moments ago; not retrying for up to ${this.breakerMs} ms.`))
     return new Promise<T>((resolve, reject) => {
       let settled = false
       // Whichever of answer, timeout and abort comes first decides; the others are ignored.
@@ -72,7 +73,10 @@ export class Connection {
         reject(reason)
       }
       const onAbort = (): void => fail(signal!.reason, false)
-      const timer = this.timeoutMs === Infinity ? undefined : startTimer(this.timeoutMs, () => fail(new RedisUnavailableError(`${what}: no answer from Redis within ${this.timeoutMs} ms.`), true))
+      const timer =
+        this.timeoutMs === Infinity
+          ? undefined
+          : startTimer(this.timeoutMs, () => fail(new RedisUnavailableError(`${what}: no answer from Redis within ${this.timeoutMs} ms.`), true))
       signal?.addEventListener('abort', onAbort, { once: true })
       let pending: Promise<T>
       try {
@@ -87,7 +91,12 @@ export class Connection {
         },
         (error: unknown) => {
           if (error instanceof RedisReplyError) return fail(error, false) // a wrong request, not an outage
-          fail(error instanceof RedisUnavailableError ? error : new RedisUnavailableError(`${what}: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error }), true)
+          fail(
+            error instanceof RedisUnavailableError
+              ? error
+              : new RedisUnavailableError(`${what}: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error }),
+            true,
+          )
         },
       )
     })
@@ -108,7 +117,9 @@ export function checkDuration(value: unknown, fallback: number, name: string, al
   if (value === undefined) return fallback
   const ok =
     typeof value === 'number' &&
-    (value === Infinity ? allow.infinite === true : Number.isFinite(value) && (allow.zero ? value >= 0 : value > 0) && (!allow.integer || Number.isInteger(value)) && value <= Number.MAX_SAFE_INTEGER)
+    (value === Infinity
+      ? allow.infinite === true
+      : Number.isFinite(value) && (allow.zero ? value >= 0 : value > 0) && (!allow.integer || Number.isInteger(value)) && value <= Number.MAX_SAFE_INTEGER)
   if (!ok) {
     const shape = `${allow.integer ? 'an integer' : 'a number'} of milliseconds ${allow.zero ? '>= 0' : '> 0'}${allow.infinite ? ' (or Infinity for no limit)' : ''}`
     throw new InvalidArgumentError(`${name} must be ${shape}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}.`)

@@ -76,7 +76,11 @@ const OUTAGE_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|MASTERDOWN|READONLY|TRYAGAIN|NO
 export function isReplyError(error: unknown): error is Error {
   if (!(error instanceof Error)) return false
   if (error.name === 'ReplyError') return true
-  for (let proto = Object.getPrototypeOf(error) as object | null; proto !== null && proto !== Error.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+  for (
+    let proto = Object.getPrototypeOf(error) as object | null;
+    proto !== null && proto !== Error.prototype;
+    proto = Object.getPrototypeOf(proto) as object | null
+  ) {
     if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ErrorReply') return true
   }
   return false

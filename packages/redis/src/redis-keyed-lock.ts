@@ -111,10 +111,15 @@ export class RedisKeyedLock<K = string> {
     this.lockTtl = checkDuration(options.lockTtl, 10_000, `${api}: lockTtl`, { integer: true })
     this.pollInterval = checkDuration(options.pollInterval, 100, `${api}: pollInterval`)
     this.encode = keyEncoder(options.key, api)
-    if (options.onReleaseError !== undefined && typeof options.onReleaseError !== 'function') throw new InvalidArgumentError(`${api}: onReleaseError must be a function (error, key) => void.`)
+    if (options.onReleaseError !== undefined && typeof options.onReleaseError !== 'function')
+      throw new InvalidArgumentError(`${api}: onReleaseError must be a function (error, key) => void.`)
     this.onReleaseError =
       options.onReleaseError ??
-      ((error, key) => process.emitWarning(`RedisKeyedLock: releasing ${String(key)} failed (${(error as Error)?.message ?? String(error)}); its lease expires by itself within lockTtl.`, { code: 'YP_REDIS_RELEASE_FAILED' }))
+      ((error, key) =>
+        process.emitWarning(
+          `RedisKeyedLock: releasing ${String(key)} failed (${(error as Error)?.message ?? String(error)}); its lease expires by itself within lockTtl.`,
+          { code: 'YP_REDIS_RELEASE_FAILED' },
+        ))
     this.connection = new Connection(options.client, options, api)
     this.channel = `${this.prefix}released`
     this.subscriber = new Subscriber(this.connection.client, [this.channel])
@@ -165,7 +170,8 @@ export class RedisKeyedLock<K = string> {
   }
 
   private checkedTag(key: K, api: string): string {
-    if (key === undefined || key === null) throw new InvalidArgumentError(`${api}: key must not be ${String(key)}. Pass a string that identifies the resource, e.g. \`account:\${id}\`.`)
+    if (key === undefined || key === null)
+      throw new InvalidArgumentError(`${api}: key must not be ${String(key)}. Pass a string that identifies the resource, e.g. \`account:\${id}\`.`)
     return this.encode(key)
   }
 
@@ -193,12 +199,16 @@ export class RedisKeyedLock<K = string> {
     const late = (fence: unknown): void => {
       if (Number(fence) > 0) void this.connection.eval('RedisKeyedLock.release', RELEASE, [lockKey, waitersKey], [token, this.channel, tag]).catch(() => {})
     }
-    const tryAcquire = async (): Promise<number> => Number(await this.connection.eval('RedisKeyedLock.acquire', ACQUIRE, [lockKey, seqKey], [token, this.lockTtl], { signal, late }))
+    const tryAcquire = async (): Promise<number> =>
+      Number(await this.connection.eval('RedisKeyedLock.acquire', ACQUIRE, [lockKey, seqKey], [token, this.lockTtl], { signal, late }))
     const first = await tryAcquire()
     if (first > 0) return this.grant(key, tag, token, first, local)
     // Contended: count ourselves as a waiter (so releases are announced) and listen, *then* try
     // again — a release between our failed attempt and our wait is never missed.
-    await untilAborted(this.subscriber.start(this.connection.timeoutMs).catch(() => {}), signal) // polling works without it
+    await untilAborted(
+      this.subscriber.start(this.connection.timeoutMs).catch(() => {}),
+      signal,
+    ) // polling works without it
     let wake: (() => void) | undefined
     const stop = this.subscriber.on(this.channel, (message) => {
       if (message === tag) wake?.()
@@ -227,12 +237,16 @@ export class RedisKeyedLock<K = string> {
     let timer: { clear(): void } | undefined
     // The watchdog: extend every third of the lease, re-armed after each answer (one timer helper).
     const arm = (): void => {
-      timer = startTimer(Math.max(1, Math.floor(this.lockTtl / 3)), () => {
-        this.connection.eval('RedisKeyedLock.extend', EXTEND, [lockKey, seqKey], [token, this.lockTtl]).then(
-          (ok) => (Number(ok) === 1 ? !stopped && arm() : lose()),
-          () => lose(),
-        )
-      }, true)
+      timer = startTimer(
+        Math.max(1, Math.floor(this.lockTtl / 3)),
+        () => {
+          this.connection.eval('RedisKeyedLock.extend', EXTEND, [lockKey, seqKey], [token, this.lockTtl]).then(
+            (ok) => (Number(ok) === 1 ? !stopped && arm() : lose()),
+            () => lose(),
+          )
+        },
+        true,
+      )
     }
     const stop = (): void => {
       stopped = true

@@ -306,7 +306,11 @@ export class RedisStore<K = string, V = unknown> implements Store<K, V> {
     // The watchdog: extend every third of the lease, re-armed after each answer (one timer helper).
     let watchdog: { clear(): void } | undefined
     const arm = (): void => {
-      watchdog = startTimer(Math.max(1, Math.floor(this.lockTtl / 3)), () => void this.connection.eval('RedisStore.extend', EXTEND, [lockKey, this.seqKey(key)], [token, this.lockTtl]).then(rearm, rearm), true)
+      watchdog = startTimer(
+        Math.max(1, Math.floor(this.lockTtl / 3)),
+        () => void this.connection.eval('RedisStore.extend', EXTEND, [lockKey, this.seqKey(key)], [token, this.lockTtl]).then(rearm, rearm),
+        true,
+      )
     }
     const rearm = (): void => {
       if (!ended) arm()

@@ -58,4 +58,3 @@ return n`
 
 /** KEYS: lock → 1 if held, else 0. */
 export const EXISTS = `return redis.call('exists', KEYS[1])`
-

@@ -73,14 +73,19 @@ export async function startOrigin(): Promise<Origin> {
     const n = calls.filter((c) => c.key === key).length
     const gate = held.get(key) ?? Promise.resolve()
     held.delete(key) // only the next call is held
-    void gate.then(() => setTimeout(() => {
-      if (failing.has(key)) {
-        res.statusCode = 503
-        return void res.end(`origin failed for ${key}`)
-      }
-      res.setHeader('content-type', 'application/json')
-      res.end(JSON.stringify({ key, call: n, pid }))
-    }, Number(url.searchParams.get('ms') ?? 100)))
+    void gate.then(() =>
+      setTimeout(
+        () => {
+          if (failing.has(key)) {
+            res.statusCode = 503
+            return void res.end(`origin failed for ${key}`)
+          }
+          res.setHeader('content-type', 'application/json')
+          res.end(JSON.stringify({ key, call: n, pid }))
+        },
+        Number(url.searchParams.get('ms') ?? 100),
+      ),
+    )
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as { port: number }

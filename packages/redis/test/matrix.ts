@@ -24,4 +24,3 @@ export function matrix(): Combo[] {
   const all = (['ioredis', 'node-redis'] as Lib[]).flatMap((lib) => targets.map((target) => ({ lib, target, name: `${lib}/${target.topology}` })))
   return only ? all.filter((c) => only.includes(c.name)) : all
 }
-

@@ -3,7 +3,7 @@
 // releases it) instead of relying on how long anything takes, so a busy machine cannot flip them.
 import type { Cluster, Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { admin, flushAll, masters, type Lib, type Target } from './clients'
+import { admin, flushAll, masters, type Lib } from './clients'
 import { startOrigin, startWorker, until, type Origin, type Worker } from './harness'
 import type { Config } from './worker'
 import { matrix } from './matrix'
@@ -52,7 +52,7 @@ class Pool {
     const picked = this.workers.slice(this.used, this.used + n)
     this.used += n
     return picked.map((w) => ({
-      send: <T,>(op: string, args: Record<string, unknown> = {}) => w.send<T>(op, { ...args, cfg }),
+      send: <T>(op: string, args: Record<string, unknown> = {}) => w.send<T>(op, { ...args, cfg }),
       kill: (signal?: NodeJS.Signals) => {
         w.kill(signal)
         const at = this.workers.indexOf(w)
@@ -126,12 +126,16 @@ describe.each(matrix())('$name: many processes, one Redis (docs/conformance/sing
     // The lease's remaining time goes up twice: the watchdog extended it (the load outlives one lease).
     let last = Infinity
     let refreshed = 0
-    await until(async () => {
-      const pttl = await redis.pttl(`test:{${key}}:l`)
-      if (pttl > last) refreshed++
-      last = pttl
-      return refreshed >= 2 && pttl > 0
-    }, 'two lease refreshes', 20_000)
+    await until(
+      async () => {
+        const pttl = await redis.pttl(`test:{${key}}:l`)
+        if (pttl > last) refreshed++
+        last = pttl
+        return refreshed >= 2 && pttl > 0
+      },
+      'two lease refreshes',
+      20_000,
+    )
     release()
     const bursts = await Promise.all([first, ...others])
     expect(origin.calls(key)).toBe(1)

@@ -17,7 +17,9 @@ export async function freePort(): Promise<number> {
 
 function requireRedisServer(): void {
   if (spawnSync('redis-server', ['--version']).status !== 0) {
-    throw new Error('redis-server is not installed: run the README test command (it installs Debian\u2019s redis-server), or `apt-get install -y redis-server`.')
+    throw new Error(
+      'redis-server is not installed: run the README test command (it installs Debian\u2019s redis-server), or `apt-get install -y redis-server`.',
+    )
   }
 }
 
@@ -61,7 +63,11 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
   const dir = mkdtempSync(join(tmpdir(), 'yp-redis-'))
   let child: ChildProcess | undefined
   const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', dir, ...extraArgs], { stdio: 'ignore' })
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', dir, ...extraArgs],
+      { stdio: 'ignore' },
+    )
     await waitForPing(port)
   }
   const stop = async (): Promise<void> => {
@@ -94,7 +100,7 @@ export async function startCluster(): Promise<{ ports: number[]; stop: () => Pro
   const pick = async (): Promise<number> => {
     for (;;) {
       const p = await freePort()
-      if (!used.has(p)) return used.add(p), p
+      if (!used.has(p)) return (used.add(p), p)
     }
   }
   for (let i = 0; i < 3; i++) {
@@ -104,7 +110,26 @@ export async function startCluster(): Promise<{ ports: number[]; stop: () => Pro
     children.push(
       spawn(
         'redis-server',
-        ['--port', String(port), '--cluster-port', String(bus), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--dir', dir],
+        [
+          '--port',
+          String(port),
+          '--cluster-port',
+          String(bus),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--protected-mode',
+          'no',
+          '--dir',
+          dir,
+        ],
         { stdio: 'ignore' },
       ),
     )
@@ -122,7 +147,9 @@ export async function startCluster(): Promise<{ ports: number[]; stop: () => Pro
   }
   try {
     await Promise.all(ports.map(waitForPing))
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' })
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      encoding: 'utf8',
+    })
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`)
     // Every node must agree the cluster is up (all 16,384 slots served) before clients start.
     for (const port of ports) {

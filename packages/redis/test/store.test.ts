@@ -21,7 +21,13 @@ describe.each(matrix())('$name: RedisStore (one process)', ({ lib, target }) => 
   it('round-trips entries (Buffers included) under its prefix, with remaining durations', async () => {
     const store = new RedisStore<string, { body: Buffer }>({ client, prefix: 's1:' })
     const now = performance.now()
-    const entry: CacheEntry<{ body: Buffer }> = { kind: 'value', value: { body: Buffer.from([0, 255, 7]) }, freshUntil: now + 5_000, staleUntil: now + 10_000, delta: 12 }
+    const entry: CacheEntry<{ body: Buffer }> = {
+      kind: 'value',
+      value: { body: Buffer.from([0, 255, 7]) },
+      freshUntil: now + 5_000,
+      staleUntil: now + 10_000,
+      delta: 12,
+    }
     await store.set('k', entry, 10_000)
     expect(await redis.exists('s1:{k}:v')).toBe(1)
     const got = (await store.get('k'))!
@@ -66,5 +72,4 @@ describe('RedisStore with Redis unreachable', () => {
     expect(await cache.getOrSet('k', () => 'loaded locally')).toBe('loaded locally')
     dead.disconnect()
   })
-
 })

@@ -12,7 +12,9 @@ const { client } = await connect(env.REDIS_LIB as Lib, JSON.parse(env.REDIS_TARG
 const raw = client as { get(key: string): Promise<string | null>; set(key: string, value: string): Promise<unknown>; incr(key: string): Promise<number> }
 
 /** Options of one test's store and cache (strings, as they once came from the environment). */
-export type Config = Partial<Record<'LOCK_TTL' | 'POLL' | 'COMMAND_TIMEOUT' | 'BREAKER_MS' | 'HEARTBEAT' | 'L1' | 'MISS' | 'TTL' | 'ERROR_TTL' | 'ORIGIN_DELAY', string>>
+export type Config = Partial<
+  Record<'LOCK_TTL' | 'POLL' | 'COMMAND_TIMEOUT' | 'BREAKER_MS' | 'HEARTBEAT' | 'L1' | 'MISS' | 'TTL' | 'ERROR_TTL' | 'ORIGIN_DELAY', string>
+>
 
 interface Setup {
   store: RedisStore<string, unknown>
@@ -73,15 +75,22 @@ async function handle(cmd: Command): Promise<unknown> {
       const started = performance.now()
       const settled = await Promise.allSettled(Array.from({ length: cmd.n ?? 1 }, () => cache.getOrSet(cmd.key!, ({ key }) => load(key, cfg))))
       const values = settled.filter((s) => s.status === 'fulfilled').map((s) => JSON.stringify((s as PromiseFulfilledResult<unknown>).value))
-      const errors = settled.filter((s) => s.status === 'rejected').map((s) => {
-        const e = (s as PromiseRejectedResult).reason as Error & { code?: unknown }
-        return { name: e.name, message: e.message, code: e.code }
-      })
+      const errors = settled
+        .filter((s) => s.status === 'rejected')
+        .map((s) => {
+          const e = (s as PromiseRejectedResult).reason as Error & { code?: unknown }
+          return { name: e.name, message: e.message, code: e.code }
+        })
       return { values: [...new Set(values)], fulfilled: values.length, errors, elapsedMs: performance.now() - started }
     }
     case 'healthy':
       // Redis answers this process again, and the store's breaker has closed.
-      return (await raw.get('probe').then(() => true, () => false)) && store.healthy
+      return (
+        (await raw.get('probe').then(
+          () => true,
+          () => false,
+        )) && store.healthy
+      )
     case 'get':
       return (await cache.get(cmd.key!)) ?? null
     case 'delete':
