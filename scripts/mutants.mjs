@@ -7,6 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const core = join(import.meta.dirname, '..', 'packages', 'core')
+// A redis mutant runs one test file against one lib × topology (the whole matrix takes minutes).
+const REDIS_LOCK = { tests: ['test/keyed-lock.test.ts'], env: { YP_REDIS_MATRIX: 'ioredis/single' } }
 const mutants = [
   ['src/condition.ts', '        this.wake(1)\n        reject(error)', '        reject(error)', 'Condition passes a consumed notification on'],
   ['src/condition.ts', '      const reacquire = (): void => this.lock.reacquire(token, onHeld, onClosed)', '      const reacquire = (): void => { held = true; onHeld() }', 'Condition.wait re-acquires the lock'],
@@ -74,9 +76,20 @@ const mutants = [
   ['../rxjs/src/relay.ts', '    this.onEnd()\n    this.target.error(error)', '    this.target.error(error)\n    this.onEnd()', 'rxjs: the guard is released before an error is forwarded'],
   ['../rxjs/src/with-guard.ts', '            while (!waiting && active < concurrent', '            while (active < concurrent', 'rxjs: permitMap keeps one wait open per stream'],
   ['../rxjs/src/flight.ts', '    if (value === EMPTY_RESULT) context.keep = false', '    void context', 'rxjs: an empty factory completes empty and caches nothing'],
+  // @yieldpoint/redis (issue 11): one file of its suite, one lib × topology, for speed.
+  ['../redis/src/connection.ts', '          if (error instanceof RedisReplyError) return fail(error, false)', '          void RedisReplyError', 'Redis: an error reply is not an outage', REDIS_LOCK],
+  ['../redis/src/connection.ts', '          else late?.(value)', '          else void late', 'Redis: a command that succeeds after its caller left is undone', REDIS_LOCK],
+  ['../redis/src/connection.ts', '      const onAbort = (): void => fail(signal!.reason, false)', '      const onAbort = (): void => {}', "Redis: the caller's signal bounds a command", REDIS_LOCK],
+  ['../redis/src/client-ioredis.ts', '  if (client.options.enableOfflineQueue !== false) {', '  if (false) {', 'Redis: an ioredis client with an offline queue is refused', { tests: ['test/client.test.ts'] }],
+  ['../redis/src/client-node-redis.ts', '  if (!offlineQueueOff) {', '  if (false) {', 'Redis: a node-redis client with an offline queue is refused', { tests: ['test/client.test.ts'] }],
+  ['../redis/src/codec.ts', "    if (typeof text !== 'string') {", '    if (false) {', 'Redis: a key that is not a string is refused', REDIS_LOCK],
+  ['../redis/src/codec.ts', "  return key === '' ? '%' : key.replace(/[%}]/g, (c) => (c === '%' ? '%25' : '%7D'))", '  return key', 'Redis: every key keeps its own hash tag', { ...REDIS_LOCK, env: { YP_REDIS_MATRIX: 'ioredis/cluster' } }],
+  ['../redis/src/scripts.ts', '  local fence = tonumber(t[1]) * 1000000 + tonumber(t[2])', '  local fence = 0', "Redis: fences come from the server's clock", REDIS_LOCK],
+  ['../redis/src/redis-keyed-lock.ts', '        await guard.releaseAsync().catch((error: unknown) => this.onReleaseError(error, key))', '        await guard.releaseAsync()', "Redis: runExclusive reports fn's outcome, not the release's", REDIS_LOCK],
+  ['../redis/src/connection.ts', '(!allow.integer || Number.isInteger(value))', 'true', 'Redis: lockTtl must be an integer', REDIS_LOCK],
 ]
 let missed = 0
-for (const [file, from, to, rule] of mutants) {
+for (const [file, from, to, rule, only = {}] of mutants) {
   const path = join(core, file)
   const source = readFileSync(path, 'utf8')
   if (!source.includes(from)) {
@@ -87,7 +100,7 @@ for (const [file, from, to, rule] of mutants) {
   writeFileSync(path, source.replace(from, to))
   try {
     const cwd = file.startsWith('../') ? join(core, file.split('/src/')[0]) : core
-    const r = spawnSync('npx', ['vitest', 'run', '--testTimeout=3000', '--bail=1'], { cwd, encoding: 'utf8', timeout: 240_000 })
+    const r = spawnSync('npx', ['vitest', 'run', '--testTimeout=3000', '--bail=1', ...(only.tests ?? [])], { cwd, encoding: 'utf8', timeout: 240_000, env: { ...process.env, ...only.env } })
     const caught = r.status !== 0
     if (!caught) missed++
     console.log(`${caught ? 'caught' : 'MISSED'} ${rule}`)

@@ -1,6 +1,5 @@
 import { deadlineSignal, InvalidArgumentError, Lock, RateLimiter, type RateLimiterAcquireOptions, type RateLimiterOptions } from '@yieldpoint/core'
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import { Connection, type ConnectionOptions } from './connection'
 import { RedisUnavailableError } from './errors'
 import { RATE_ACQUIRE } from './rate-limit-script'
@@ -14,8 +13,11 @@ import { RATE_ACQUIRE } from './rate-limit-script'
  * ```
  */
 export interface RedisRateLimiterOptions extends ConnectionOptions, Omit<RateLimiterOptions, 'now'> {
-  /** An ioredis client. Tip: `new Redis(url, { enableOfflineQueue: false })` so commands fail fast while Redis is down. */
-  client: Redis
+  /**
+   * An ioredis `Redis`/`Cluster` created with `{ enableOfflineQueue: false }`, a node-redis client
+   * created with `{ disableOfflineQueue: true }` (cluster: in `defaults`), or a `RedisClient`.
+   */
+  client: unknown
   /** The limit's identity: every process with the same `prefix` + `key` shares one budget. */
   key: string
   /** Prefix of the Redis keys. Default `'yp:rate:'`. */
@@ -45,7 +47,7 @@ export interface RedisRateLimiterOptions extends ConnectionOptions, Omit<RateLim
  *
  * @example
  * ```ts
- * const partner = new RedisRateLimiter({ client: new Redis(url), key: 'partner', tokensPerInterval: 100, interval: 1_000 })
+ * const partner = new RedisRateLimiter({ client: new Redis(url, { enableOfflineQueue: false }), key: 'partner', tokensPerInterval: 100, interval: 1_000 })
  * await partner.schedule(() => fetch('https://partner.example/api'))
  * ```
  */
@@ -66,8 +68,7 @@ export class RedisRateLimiter {
 
   /** @throws `InvalidArgumentError` for a missing client or key, or a bad limit. */
   constructor(options: RedisRateLimiterOptions) {
-    if (!options || typeof options.client?.evalsha !== 'function')
-      throw new InvalidArgumentError('new RedisRateLimiter({ client }): client must be an ioredis client (new Redis(url)).')
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('new RedisRateLimiter(): pass an options object with a client.')
     if (typeof options.key !== 'string' || options.key === '')
       throw new InvalidArgumentError('new RedisRateLimiter({ key }): key must be a non-empty string naming the shared limit, e.g. "partner-api".')
     if (options.onRedisError !== undefined && options.onRedisError !== 'fail-open' && options.onRedisError !== 'fail-closed') {
@@ -84,7 +85,7 @@ export class RedisRateLimiter {
     this.interval = this.fallback.interval
     this.burst = this.fallback.burst
     this.name = options.name
-    this.connection = new Connection(options.client, options)
+    this.connection = new Connection(options.client, options, 'new RedisRateLimiter()') // validates the client
     this.redisKey = `${options.prefix ?? 'yp:rate:'}{${options.key}}`
     this.failOpen = options.onRedisError !== 'fail-closed'
   }
@@ -121,6 +122,7 @@ export class RedisRateLimiter {
               RATE_ACQUIRE,
               [this.redisKey, `${this.redisKey}:b`],
               [this.interval, this.tokensPerInterval, this.burst, tokens, randomUUID()],
+              { signal }, // the caller's timeout/abort bounds the command too
             )) as [number, number]
           } catch (error) {
             if (!this.failOpen || !(error instanceof RedisUnavailableError)) throw error

@@ -5,8 +5,9 @@ import { Redis } from 'ioredis'
 import { RedisRateLimiter } from '../src'
 
 const env = process.env
-const client = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: 0 })
+const client = new Redis(env.REDIS_URL!, { maxRetriesPerRequest: 0, enableOfflineQueue: false })
 client.on('error', () => {})
+await new Promise((r) => client.once('ready', r))
 const limiter = new RedisRateLimiter({
   client,
   key: env.LIMIT_KEY ?? 'partner',

@@ -9,10 +9,17 @@ import { startRedis } from './redis-server'
 let redis: Awaited<ReturnType<typeof startRedis>>
 let admin: Redis
 
+/** A client as @yieldpoint/redis requires: no offline queue, so wait until it is ready. */
+async function readyClient(): Promise<Redis> {
+  const c = new Redis(redis.url, { enableOfflineQueue: false })
+  c.on('error', () => {})
+  await new Promise((r) => c.once('ready', r))
+  return c
+}
+
 beforeAll(async () => {
   redis = await startRedis()
-  admin = new Redis(redis.url)
-  admin.on('error', () => {})
+  admin = await readyClient()
 })
 afterAll(async () => {
   admin.disconnect()
@@ -73,7 +80,7 @@ describe('RedisRateLimiter — one limit across processes, on a real Redis', () 
 
   it('the budget is shared: what one process took, another cannot take', async () => {
     const a = new RedisRateLimiter({ client: admin, key: 'shared', tokensPerInterval: 3, interval: 60_000 })
-    const other = new Redis(redis.url)
+    const other = await readyClient()
     const b = new RedisRateLimiter({ client: other, key: 'shared', tokensPerInterval: 3, interval: 60_000 })
     try {
       expect(await a.tryAcquire(2)).toBe(true)
