@@ -107,7 +107,7 @@ export class Barrier {
    */
   wait(opts?: WaitOptions): Promise<number> {
     // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
-    if (this.meta.watched(probes.barrier)) return watchWait(probes.barrier, this.meta, this.nWaiting, opts?.signal, this.wait, () => this.arrive(opts))
+    if (probes.barrier.on) return watchWait(probes.barrier, this.meta, this.nWaiting, opts?.signal, this.wait, () => this.arrive(opts))
     return this.arrive(opts)
   }
 

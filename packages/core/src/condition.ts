@@ -86,7 +86,7 @@ export class Condition {
    */
   wait(opts?: WaitOptions): Promise<true> {
     // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
-    if (this.meta.watched(probes.condition)) return watchWait(probes.condition, this.meta, this.waiters.length, opts?.signal, this.wait, () => this.waitRaw(opts))
+    if (probes.condition.on) return watchWait(probes.condition, this.meta, this.waiters.length, opts?.signal, this.wait, () => this.waitRaw(opts))
     return this.waitRaw(opts)
   }
 

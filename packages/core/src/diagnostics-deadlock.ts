@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { DeadlockError } from './errors'
-import { settings } from './diagnostics-watch'
+import { settings } from './diagnostics'
 
 /**
  * Which locks (or KeyedLock keys) the current async context holds through `runExclusive`, so an

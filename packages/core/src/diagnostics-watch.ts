@@ -1,6 +1,6 @@
 import { Guard, type GuardOwner } from './guard'
 import { InvalidArgumentError } from './errors'
-import { checkName, label, now, publishRelease, publishTryGrant, traceWait, WaitTrace, type Probe, type WaitInfo } from './diagnostics'
+import { checkName, label, now, publishRelease, publishTryGrant, refreshProbes, settings, traceWait, WaitTrace, type Probe, type WaitInfo } from './diagnostics'
 import { describe } from './options'
 import { startTimer } from './wait-queue'
 
@@ -48,16 +48,6 @@ export interface PrimitiveOptions {
   warnAfter?: number | undefined
 }
 
-/** Process-wide settings. @internal */
-export const settings = {
-  /** True when any process-wide setting needs the observed path. */
-  on: false,
-  warnAfter: undefined as number | undefined,
-  leakedGuards: false,
-  pendingAtExit: false,
-  detectDeadlock: undefined as boolean | undefined,
-}
-
 /**
  * Turns on process-wide misuse detection and returns a function that restores the previous
  * settings (handy in tests).
@@ -83,8 +73,12 @@ export function detectMisuse(options: MisuseOptions = {}): () => void {
   if (options.pendingAtExit !== undefined) settings.pendingAtExit = options.pendingAtExit
   if (options.detectDeadlock !== undefined) settings.detectDeadlock = options.detectDeadlock
   settings.on = settings.warnAfter !== undefined || settings.leakedGuards || settings.pendingAtExit
+  refreshProbes()
   if (settings.pendingAtExit) listenForExit()
-  return () => Object.assign(settings, previous)
+  return () => {
+    Object.assign(settings, previous)
+    refreshProbes()
+  }
 }
 
 /** @internal */
@@ -114,6 +108,12 @@ export class Meta implements WaitInfo {
     }
     this.name = checkName(options?.name, primitive)
     this.warnAfter = checkWarnAfter(options?.warnAfter, primitive)
+    // The hot paths read one flag per kind (probe.on); a primitive with its own warnAfter turns
+    // the lock-like kinds' flags on, and the observed path lets the others straight through.
+    if (this.warnAfter !== undefined && !settings.perPrimitive) {
+      settings.perPrimitive = true
+      refreshProbes()
+    }
   }
 
   /** `Lock` / `Lock("db")`. */
@@ -126,8 +126,11 @@ export class Meta implements WaitInfo {
     return label(this.primitive, this.name, method)
   }
 
-  /** True when this primitive's operations must take the observed path. */
-  watched(probe: Probe): boolean {
+  /**
+   * On the observed path (`probe.on`): whether this operation needs observing at all — someone
+   * listens, or a misuse check applies to this primitive.
+   */
+  needed(probe: Probe): boolean {
     return this.warnAfter !== undefined || settings.on || probe.active
   }
 }
@@ -230,6 +233,7 @@ export function watchAcquire(
   at: Function,
   run: () => Promise<Guard>,
 ): Promise<Guard> {
+  if (!meta.needed(probe)) return run()
   const site = meta.warnAfter !== undefined ? forceSite(at) : captureSite(at)
   const pending = settings.pendingAtExit ? { label: describeHold(meta, info), site } : undefined
   if (pending !== undefined) pendingWaits.add(pending)
@@ -258,6 +262,7 @@ export function watchAcquireCallback(
   onError: (reason: unknown) => void,
   run: (onGrant: (guard: Guard) => void, onError: (reason: unknown) => void) => () => void,
 ): () => void {
+  if (!meta.needed(probe)) return run(onGrant, onError)
   const site = meta.warnAfter !== undefined ? forceSite(at) : captureSite(at)
   const pending = settings.pendingAtExit ? { label: describeHold(meta, info), site } : undefined
   if (pending !== undefined) pendingWaits.add(pending)
@@ -291,13 +296,14 @@ export function watchAcquireCallback(
 
 /** The observed `tryAcquire`. @internal */
 export function watchTryAcquire(probe: Probe, meta: Meta, info: WaitInfo, at: Function, guard: Guard | undefined): Guard | undefined {
-  if (guard === undefined) return undefined
+  if (guard === undefined || !meta.needed(probe)) return guard
   publishTryGrant(probe, info)
   return hold(probe, meta, info, guard, meta.warnAfter !== undefined ? forceSite(at) : captureSite(at))
 }
 
 /** The observed wait of Event, Condition, Barrier: published, and pending until it settles. @internal */
 export function watchWait<T>(probe: Probe, meta: Meta, waiting: number, signal: AbortSignal | undefined, at: Function, run: () => Promise<T>): Promise<T> {
+  if (!meta.needed(probe)) return run()
   const pending = settings.pendingAtExit ? { label: describeHold(meta, {} as WaitInfo), site: captureSite(at) } : undefined
   if (pending === undefined) return traceWait(probe, 'wait', meta, waiting, signal, run)
   pendingWaits.add(pending)

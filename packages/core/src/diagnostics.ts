@@ -125,17 +125,53 @@ export interface TraceContext {
   error?: unknown
 }
 
-/** The channels of one kind of primitive. @internal */
+/**
+ * Process-wide misuse detection (see `detectMisuse`), read on the observed path. Lives here so a
+ * probe can fold it into its one flag. @internal
+ */
+export const settings = {
+  /** True when any process-wide setting needs the observed path. */
+  on: false,
+  /** Some primitive was created with its own `warnAfter`: lock-like probes stay on. */
+  perPrimitive: false,
+  warnAfter: undefined as number | undefined,
+  leakedGuards: false,
+  pendingAtExit: false,
+  detectDeadlock: undefined as boolean | undefined,
+}
+
+type Subscribable = Channel
+
+/**
+ * The channels of one kind of primitive, and the one flag its hot paths read.
+ *
+ * Why a flag and not `hasSubscribers` at every call: a kind has six channels (the plain one and
+ * the five of its TracingChannel) and asking all six costs a few nanoseconds per operation —
+ * measurable next to an uncontended `tryAcquire()`. So each of our channel objects reports its
+ * own (un)subscriptions and the probe recomputes `on` from the channels' real `hasSubscribers`
+ * then: the platform stays the source of truth, the hot path reads one boolean. (Channel objects
+ * are process-wide singletons per name, and we hold them, so every subscriber goes through them.)
+ * @internal
+ */
 export class Probe {
   readonly events: Channel
   readonly trace: TracingChannel<unknown, TraceContext>
+  /** Subscribed to (any of the six channels), or misuse detection needs the observed path. */
+  on = false
 
-  constructor(readonly id: string) {
+  constructor(
+    readonly id: string,
+    /** Primitives whose holds and waits misuse detection watches. */
+    private readonly misuse: boolean,
+  ) {
     this.events = channel(`yieldpoint:${id}`)
     this.trace = tracingChannel<unknown, TraceContext>(`yieldpoint:${id}`)
+    const t = this.trace
+    for (const ch of [this.events, t.start, t.end, t.asyncStart, t.asyncEnd, t.error] as Subscribable[]) this.report(ch)
+    this.refresh()
   }
 
-  /** True when anyone listens to this kind's plain or tracing channels. */
+  /** True when anyone listens to this kind's plain or tracing channels (the platform's answer). */
   get active(): boolean {
     const t = this.trace
     return (
@@ -147,19 +183,60 @@ export class Probe {
       t.error.hasSubscribers
     )
   }
+
+  /** Recomputes `on`. */
+  refresh(): void {
+    this.on = this.active || (this.misuse && (settings.on || settings.perPrimitive))
+  }
+
+  private report(ch: Subscribable): void {
+    // Channel objects are per process, not per copy of this package: two copies of
+    // @yieldpoint/core (a duplicated dependency) share them, so the probes of every copy hang
+    // off the channel under a registry-wide symbol and the wrappers are installed once.
+    const holder = ch as Subscribable & { [kProbes]?: Set<Probe> }
+    let probes = holder[kProbes]
+    if (probes === undefined) {
+      const set = (probes = new Set<Probe>())
+      Object.defineProperty(ch, kProbes, { value: set })
+      // Own properties shadow the prototype's. Node swaps the prototype between Channel and
+      // ActiveChannel and the inactive one re-dispatches through `this.subscribe(…)`, so each
+      // wrapper calls whatever the prototype is *now*.
+      for (const method of ['subscribe', 'unsubscribe', 'bindStore', 'unbindStore'] as const) {
+        Object.defineProperty(ch, method, {
+          configurable: true,
+          writable: true,
+          value(this: Channel, ...args: unknown[]) {
+            try {
+              return (Object.getPrototypeOf(this)[method] as (...a: unknown[]) => unknown).apply(this, args)
+            } finally {
+              for (const probe of set) probe.refresh()
+            }
+          },
+        })
+      }
+    }
+    probes.add(this)
+  }
 }
+
+const kProbes = Symbol.for('@yieldpoint/core:diagnostics-probes')
 
 /** @internal */
 export const probes = {
-  lock: new Probe('lock'),
-  semaphore: new Probe('semaphore'),
-  keyedLock: new Probe('keyed-lock'),
-  condition: new Probe('condition'),
-  event: new Probe('event'),
-  barrier: new Probe('barrier'),
-  singleFlight: new Probe('single-flight'),
-  cache: new Probe('cache'),
+  lock: new Probe('lock', true),
+  semaphore: new Probe('semaphore', true),
+  keyedLock: new Probe('keyed-lock', true),
+  condition: new Probe('condition', true),
+  event: new Probe('event', true),
+  barrier: new Probe('barrier', true),
+  singleFlight: new Probe('single-flight', false),
+  cache: new Probe('cache', false),
 } as const
+
+/** Recomputes every probe's flag (misuse settings changed). @internal */
+export function refreshProbes(): void {
+  for (const p of Object.values(probes)) p.refresh()
+}
 
 /** Every channel name yieldpoint publishes on (plain channels; the tracing channels share the names). */
 export const channelNames = Object.freeze(Object.values(probes).map((p) => `yieldpoint:${p.id}`))

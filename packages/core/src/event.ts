@@ -70,7 +70,7 @@ export class Event {
   /** Resolves with `true` once the flag is set (at once if it already is). */
   wait(opts?: WaitOptions): Promise<true> {
     // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
-    if (this.meta.watched(probes.event)) return watchWait(probes.event, this.meta, this.queue.length, opts?.signal, this.wait, () => this.waitRaw(opts))
+    if (probes.event.on) return watchWait(probes.event, this.meta, this.queue.length, opts?.signal, this.wait, () => this.waitRaw(opts))
     return this.waitRaw(opts)
   }
 

@@ -107,7 +107,7 @@ export class KeyedLock<K = string> {
   /** Waits for `key`'s lock and resolves with a Guard that releases it. */
   acquire(key: K, opts?: WaitOptions): Promise<Guard> {
     // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
-    if (this.meta.watched(probes.keyedLock)) {
+    if (probes.keyedLock.on) {
       const info = { primitive: 'KeyedLock', name: this.meta.name, key }
       return watchAcquire(probes.keyedLock, this.meta, info, this.entries.get(key)?.queue.length ?? 0, opts?.signal, this.acquire, () => this.take(key, opts))
     }
@@ -143,7 +143,7 @@ export class KeyedLock<K = string> {
    * ```
    */
   acquireCallback(key: K, onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: WaitOptions): () => void {
-    if (this.meta.watched(probes.keyedLock)) {
+    if (probes.keyedLock.on) {
       const info = { primitive: 'KeyedLock', name: this.meta.name, key }
       const waiting = this.entries.get(key)?.queue.length ?? 0
       return watchAcquireCallback(probes.keyedLock, this.meta, info, waiting, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) => this.takeCallback(key, g, e, opts))
@@ -179,7 +179,7 @@ export class KeyedLock<K = string> {
   /** Takes `key` only if it is free and nobody waits for it. */
   tryAcquire(key: K): Guard | undefined {
     const guard = this.takeNow(key)
-    if (guard === undefined || !this.meta.watched(probes.keyedLock)) return guard
+    if (guard === undefined || !probes.keyedLock.on) return guard
     return watchTryAcquire(probes.keyedLock, this.meta, { primitive: 'KeyedLock', name: this.meta.name, key }, this.tryAcquire, guard)
   }
 

@@ -91,7 +91,7 @@ export class Lock {
    */
   acquire(opts?: WaitOptions): Promise<Guard> {
     // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
-    if (this.meta.watched(probes.lock)) return watchAcquire(probes.lock, this.meta, this.meta, this.queue.length, opts?.signal, this.acquire, () => this.take(opts))
+    if (probes.lock.on) return watchAcquire(probes.lock, this.meta, this.meta, this.queue.length, opts?.signal, this.acquire, () => this.take(opts))
     return this.take(opts)
   }
 
@@ -117,7 +117,7 @@ export class Lock {
     if (this.held) return undefined
     this.held = true
     const guard = new Guard(this, (this.holder = ++this.grants))
-    return this.meta.watched(probes.lock) ? watchTryAcquire(probes.lock, this.meta, this.meta, this.tryAcquire, guard) : guard
+    return probes.lock.on ? watchTryAcquire(probes.lock, this.meta, this.meta, this.tryAcquire, guard) : guard
   }
 
   /**
@@ -137,7 +137,7 @@ export class Lock {
    * ```
    */
   acquireCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: WaitOptions): () => void {
-    if (this.meta.watched(probes.lock)) {
+    if (probes.lock.on) {
       return watchAcquireCallback(probes.lock, this.meta, this.meta, this.queue.length, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) => this.takeCallback(g, e, opts))
     }
     return this.takeCallback(onGrant, onError, opts)

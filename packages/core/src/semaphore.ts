@@ -95,7 +95,7 @@ export class Semaphore {
    */
   acquire(opts?: SemaphoreAcquireOptions): Promise<Guard> {
     // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
-    if (this.meta.watched(probes.semaphore)) {
+    if (probes.semaphore.on) {
       const info = { primitive: this.meta.primitive, name: this.meta.name, permits: typeof opts?.permits === 'number' ? opts.permits : 1 }
       return watchAcquire(probes.semaphore, this.meta, info, this.queue.length, opts?.signal, this.acquire, () => this.take(opts))
     }
@@ -127,7 +127,7 @@ export class Semaphore {
    * ```
    */
   acquireCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: SemaphoreAcquireOptions): () => void {
-    if (this.meta.watched(probes.semaphore)) {
+    if (probes.semaphore.on) {
       const info = { primitive: this.meta.primitive, name: this.meta.name, permits: typeof opts?.permits === 'number' ? opts.permits : 1 }
       return watchAcquireCallback(probes.semaphore, this.meta, info, this.queue.length, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) => this.takeCallback(g, e, opts))
     }
@@ -169,7 +169,7 @@ export class Semaphore {
     if (this.queue.length !== 0 || this.permits < n) return undefined
     this.permits -= n
     const guard = new Guard(this, n)
-    if (!this.meta.watched(probes.semaphore)) return guard
+    if (!probes.semaphore.on) return guard
     return watchTryAcquire(probes.semaphore, this.meta, { primitive: this.meta.primitive, name: this.meta.name, permits: n }, this.tryAcquire, guard)
   }
 

@@ -400,13 +400,13 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
         if (now < found.freshUntil) {
           this.counters.hits++
           if (opts?.status) opts.status.result = 'hit'
-          if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'hit', key)
+          if (probes.cache.on) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'hit', key)
           return Promise.reject(found.error)
         }
       } else if (now < found.freshUntil) {
         this.counters.hits++
         if (opts?.status) opts.status.result = 'hit'
-        if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'hit', key)
+        if (probes.cache.on) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'hit', key)
         if (this.beta !== undefined && !this.flights.has(key) && now - found.delta * this.beta * Math.log(1 - this.random()) >= found.freshUntil) {
           this.startFlight(key, loader, found, found, undefined, true)
         }
@@ -416,7 +416,7 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
         if (now < found.freshUntil + this.swr || backingOff) {
           this.counters.staleServed++
           if (opts?.status) opts.status.result = 'stale'
-          if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'stale', key)
+          if (probes.cache.on) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'stale', key)
           if (!backingOff && !this.flights.has(key)) this.startFlight(key, loader, found, found, undefined, true)
           return Promise.resolve(found.value)
         }
@@ -429,7 +429,7 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
     if (flight !== undefined) return this.join(key, flight, stale, opts)
     this.counters.misses++
     if (opts?.status) opts.status.result = 'miss'
-    if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'miss', key)
+    if (probes.cache.on) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'miss', key)
     return this.wait(this.startFlight(key, loader, found, stale, opts?.ttl, false), stale, opts, true)
   }
 
@@ -438,7 +438,7 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
     if (reentry !== undefined) return reentry
     this.counters.coalesced++
     if (opts?.status) opts.status.result = 'coalesced'
-    if (probes.cache.active) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'coalesced', key)
+    if (probes.cache.on) publishLookup(probes.cache, 'SingleFlightCache', this.name, 'coalesced', key)
     return this.wait(flight, stale, opts, false)
   }
 
@@ -485,7 +485,7 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
     flight.started = this.now()
     this.flights.set(key, flight)
     this.counters.loads++
-    if (probes.cache.active) flight.trace = traceLoad(probes.cache, 'SingleFlightCache', this.name, key, background)
+    if (probes.cache.on) flight.trace = traceLoad(probes.cache, 'SingleFlightCache', this.name, key, background)
     if (this.loadTimeout !== Infinity) flight.deadline = startTimer(this.loadTimeout, () => this.expire(key, flight))
     const acquire = this.store.acquire
     const work = acquire === undefined ? () => loader(context) : () => this.coordinate(key, flight, found, loader)

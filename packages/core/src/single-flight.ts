@@ -106,7 +106,7 @@ export class SingleFlight<K = string, V = unknown> implements Coalescer<K, V> {
     checkFunction(fn, 'SingleFlight.run', 'fn')
     if (opts !== undefined && checkWaitOptions(opts, this.api)) return Promise.reject(opts.signal!.reason)
     // Diagnostics: one check per call; messages only when someone listens.
-    const observed = probes.singleFlight.active
+    const observed = probes.singleFlight.on
     const existing = this.flights.get(key)
     if (existing !== undefined) {
       const reentry = this.detectReentrancy ? existing.reentered(this.api, key) : undefined

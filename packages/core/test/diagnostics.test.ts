@@ -285,6 +285,45 @@ describe('names', () => {
 })
 
 describe('nobody listening', () => {
+  it('sees every way of subscribing: one TracingChannel handler, a bound store, Channel#subscribe', async () => {
+    const { channel } = await import('node:diagnostics_channel')
+    const { AsyncLocalStorage } = await import('node:async_hooks')
+    const lock = new Lock()
+    // Only asyncEnd of the tracing channel.
+    const ends: unknown[] = []
+    const tc = tracingChannel('yieldpoint:lock')
+    const handlers = { asyncEnd: (ctx: unknown) => void ends.push(ctx) }
+    tc.subscribe(handlers as never)
+    ;(await lock.acquire()).release()
+    tc.unsubscribe(handlers as never)
+    expect(ends).toHaveLength(1)
+    // A store bound to the start channel (how APM tools propagate context).
+    const store = new AsyncLocalStorage<string>()
+    tc.start.bindStore(store, () => 'in-acquire')
+    const seen = listen('yieldpoint:semaphore')
+    ;(await lock.acquire()).release()
+    tc.start.unbindStore(store)
+    // The instance method of the plain channel.
+    const direct: unknown[] = []
+    const fn = (m: unknown): void => void direct.push(m)
+    channel('yieldpoint:semaphore').subscribe(fn)
+    ;(await new Semaphore(1).acquire()).release()
+    channel('yieldpoint:semaphore').unsubscribe(fn)
+    expect(direct.map((m) => (m as Message).event)).toEqual(['acquire', 'granted', 'release'])
+    expect(seen).toHaveLength(3)
+  })
+
+  it('two copies of the package in one process both publish (they share the channels)', async () => {
+    // The built bundle is a second, independent copy of every class (turbo builds before tests).
+    const bundle = new URL('../dist/index.js', import.meta.url).href
+    const second = (await import(/* @vite-ignore */ bundle)) as typeof import('../src')
+    expect(second.Lock).not.toBe(Lock)
+    const seen = listen('yieldpoint:lock')
+    ;(await new Lock({ name: 'first' }).acquire()).release()
+    ;(await new second.Lock({ name: 'second' }).acquire()).release()
+    expect(seen.filter((m) => m.event === 'release').map((m) => m.name)).toEqual(['first', 'second'])
+  })
+
   it('publishes nothing once the last subscriber left', async () => {
     const lock = new Lock()
     const seen: unknown[] = []

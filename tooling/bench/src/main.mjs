@@ -238,6 +238,12 @@ if (!only || only === 'http') {
   await httpBench({ quick, verdicts })
 }
 
+if (!only || only === 'diagnostics') {
+  // Issue 14: what the diagnostics channels cost when nobody subscribes (own table, own target).
+  const { diagnosticsBench } = await import('./diagnostics.mjs')
+  await diagnosticsBench()
+}
+
 if (!only || only === 'redis') {
   const { redisBench } = await import('./redis.mjs')
   await redisBench({ quick, verdicts })
