@@ -87,6 +87,16 @@ const mutants = [
   ['../redis/src/scripts.ts', '  local fence = tonumber(t[1]) * 1000000 + tonumber(t[2])', '  local fence = 0', "Redis: fences come from the server's clock", REDIS_LOCK],
   ['../redis/src/redis-keyed-lock.ts', '        await guard.releaseAsync().catch((error: unknown) => this.onReleaseError(error, key))', '        await guard.releaseAsync()', "Redis: runExclusive reports fn's outcome, not the release's", REDIS_LOCK],
   ['../redis/src/connection.ts', '(!allow.integer || Number.isInteger(value))', 'true', 'Redis: lockTtl must be an integer', REDIS_LOCK],
+  ['src/diagnostics.ts', '    this.on = this.active || (this.misuse && (settings.on || settings.perPrimitive))', '    this.on = this.misuse && (settings.on || settings.perPrimitive)', 'diagnostics: a subscriber turns publishing on'],
+  ['src/diagnostics.ts', '              for (const probe of set) probe.refresh()', '              for (const probe of set) return void probe.refresh()', 'diagnostics: every copy of core sees a subscription'],
+  ['src/diagnostics.ts', "  probe.events.publish(message(info, 'acquire', 0))\n", '', 'diagnostics: every grant has its start (tryAcquire)'],
+  ['src/diagnostics-watch.ts', '    publishRelease(this.probe, this.info, this.grantedAt)\n    this.timer?.clear()', '    this.timer?.clear()', 'diagnostics: a release is published'],
+  ['src/diagnostics-watch.ts', "        if (this.inner.released) return\n        emit(", "        if (this.inner.released) return\n        void (", 'warnAfter warns'],
+  ['src/diagnostics-watch.ts', "        if (this.inner.released) return\n        emit(", "        if (this.inner.released) return\n        this.inner.release()\n        emit(", 'warnAfter never releases early'],
+  ['src/diagnostics-watch.ts', '  if (settings.leakedGuards) leaks.register(guard, { what, site }, h)', '  void h', 'leaked guards warn'],
+  ['src/diagnostics-watch.ts', "  process.on('beforeExit', reportAtExit)", '  void reportAtExit', 'holds and waits pending at exit are reported'],
+  ['src/lock.ts', '    if (this.detectDeadlock && holdsHere(this, undefined)) return deadlock(this.queue.api)', '    void holdsHere', 'Lock: DeadlockError instead of hanging'],
+  ['src/keyed-lock.ts', '    if (this.detectDeadlock && holdsHere(this, key))', '    if (false)', 'KeyedLock: DeadlockError instead of hanging'],
 ]
 let missed = 0
 for (const [file, from, to, rule, only = {}] of mutants) {
