@@ -35,7 +35,14 @@ export function deadlockDetection(option: boolean | undefined): boolean {
 }
 
 /** Runs `fn` as a scope holding `owner` (and `key`). @internal */
-export async function runHolding<R>(owner: object, key: unknown, fn: () => R | PromiseLike<R>): Promise<Awaited<R>> {
+export function runHolding<R>(owner: object, key: unknown, fn: () => R | PromiseLike<R>): R | PromiseLike<R> {
+  // AsyncContextFrame: a frame costs nothing once the scope ends, so no bookkeeping.
+  if (frameBacked) return storage.run({ owner, key, parent: storage.getStore() }, fn)
+  return runCounted(owner, key, fn)
+}
+
+/** async_hooks-backed storage: enabled only while a scope runs (see above). */
+async function runCounted<R>(owner: object, key: unknown, fn: () => R | PromiseLike<R>): Promise<Awaited<R>> {
   scopes++
   try {
     return await storage.run({ owner, key, parent: storage.getStore() }, fn)
@@ -46,7 +53,7 @@ export async function runHolding<R>(owner: object, key: unknown, fn: () => R | P
 
 /** True if the current async context runs inside a scope holding `owner` / `key`. @internal */
 export function holdsHere(owner: object, key: unknown): boolean {
-  if (scopes === 0) return false
+  if (scopes === 0 && !frameBacked) return false
   for (let frame = storage.getStore(); frame !== undefined; frame = frame.parent) {
     if (frame.owner === owner && Object.is(frame.key, key)) return true
   }

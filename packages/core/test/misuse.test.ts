@@ -118,6 +118,11 @@ describe('DeadlockError', () => {
     await other.runExclusive(async () => (await lock.acquire()).release())
   })
 
+  it.runIf(Number(process.versions.node.split('.')[0]) >= 24)('is on by default where AsyncLocalStorage is cheap (Node ≥ 24)', async () => {
+    const lock = new Lock()
+    await expect(lock.runExclusive(() => lock.acquire())).rejects.toBeInstanceOf(DeadlockError)
+  })
+
   it('is off when detectDeadlock is false, or forced on for every lock with detectMisuse()', async () => {
     const off = new Lock({ detectDeadlock: false })
     const inner = off.runExclusive(() => off.tryAcquire())
