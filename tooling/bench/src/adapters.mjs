@@ -37,11 +37,61 @@ export class MinimalSemaphore {
   }
 }
 
+/** A grant of {@link GuardMinSemaphore}: `release()` is idempotent — a guard whose grant was
+ * already released is a no-op, so a stale handle cannot release a later holder. */
+class MinGuard {
+  constructor(sem) {
+    this.sem = sem
+  }
+  release() {
+    const sem = this.sem
+    if (sem === undefined) return
+    this.sem = undefined
+    sem.releaseGrant()
+  }
+}
+
+/** The floor for an API that hands out a guard per grant: baseline-min with one change —
+ * `acquire()` and the hand-off in `release()` resolve a fresh small class instance. Resolving a
+ * promise with an object costs V8 a `Get(value, "then")`, which no guard API can avoid. */
+export class GuardMinSemaphore {
+  constructor(permits = 1) {
+    this.permits = permits
+    this.queue = []
+    this.head = 0
+  }
+  acquire() {
+    if (this.permits > 0 && this.head === this.queue.length) {
+      this.permits--
+      return Promise.resolve(new MinGuard(this))
+    }
+    return new Promise((resolve) => this.queue.push(resolve))
+  }
+  releaseGrant() {
+    if (this.head < this.queue.length) {
+      const next = this.queue[this.head]
+      this.queue[this.head++] = undefined
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head)
+        this.head = 0
+      }
+      next(new MinGuard(this))
+    } else this.permits++
+  }
+}
+
 export const adapters = {
   'baseline-min': {
+    floor: true,
     create: (permits) => new MinimalSemaphore(permits),
     acquire: (l) => l.acquire(),
     release: (l) => l.release(),
+  },
+  'guard-min': {
+    floor: true,
+    create: (permits) => new GuardMinSemaphore(permits),
+    acquire: (l) => l.acquire(),
+    release: (_l, guard) => guard.release(),
   },
   yieldpoint: {
     create: (permits) => (permits === 1 ? new Lock() : new Semaphore(permits)),

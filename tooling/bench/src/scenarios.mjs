@@ -103,3 +103,38 @@ export async function awaitNull(ops) {
   for (let i = 0; i < ops; i++) await null
   return performance.now() - start
 }
+
+/**
+ * D: the counter race. `tasks` tasks at once, each `acquire; v = count; await null; next = v + 1;
+ * await null; count = next; release`. Returns the final count (must equal `tasks`; a lock that
+ * lets two tasks in loses updates). `lock === undefined` runs it unlocked (gives 1).
+ */
+export async function counterRace(a, lock, tasks) {
+  let count = 0
+  const body = async () => {
+    const v = count
+    await null
+    const next = v + 1
+    await null
+    count = next
+  }
+  const task =
+    lock === undefined
+      ? body
+      : a.run
+        ? () => a.run(lock, body)
+        : async () => {
+            const t = await a.acquire(lock)
+            const v = count
+            await null
+            const next = v + 1
+            await null
+            count = next
+            a.release(lock, t)
+          }
+  const start = performance.now()
+  const all = new Array(tasks)
+  for (let i = 0; i < tasks; i++) all[i] = task()
+  await Promise.all(all)
+  return { elapsed: performance.now() - start, count }
+}
