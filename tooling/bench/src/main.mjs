@@ -16,7 +16,10 @@ const fullGc = () => gc()
 
 const SAMPLE_MS = quick ? 30 : 150
 const DEADLINE_MS = quick ? 250 : 2500
-const pick = process.argv.find((a) => a.startsWith('--impls='))?.slice(8).split(',')
+const pick = process.argv
+  .find((a) => a.startsWith('--impls='))
+  ?.slice(8)
+  .split(',')
 const names = Object.keys(adapters).filter((n) => !pick || pick.includes(n) || adapters[n].floor)
 const mods = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await import(`./scenarios.mjs?impl=${n}`)])))
 const floor = await import('./scenarios.mjs?impl=await-null')
@@ -257,7 +260,9 @@ function judge({ title, results }) {
 }
 
 console.log(`# yieldpoint bench — node ${process.version}, ${quick ? 'quick' : 'full'} run, ${new Date().toISOString()}`)
-console.log('ops/s: median over rounds; spread: MAD; vs baseline-min / vs guard-min: median of per-round ratios to each floor (higher is faster); † abandoned at the deadline')
+console.log(
+  'ops/s: median over rounds; spread: MAD; vs baseline-min / vs guard-min: median of per-round ratios to each floor (higher is faster); † abandoned at the deadline',
+)
 
 if (!only || only === 'primitives' || only === 'A') {
   const R = quick ? { rounds: 3, warmup: 1 } : { rounds: 7, warmup: 2 }
@@ -277,7 +282,12 @@ if (!only || only === 'primitives' || only === 'A') {
   report(b100k, { heap })
   judge(b100k)
   const ratio = heap.yieldpoint / heap['guard-min']
-  verdicts.push(['heap per queued waiter', '≤ 1.1× guard-min', `${heap.yieldpoint.toFixed(0)} B vs ${heap['guard-min'].toFixed(0)} B = ${ratio.toFixed(2)}×`, ratio <= 1.1 ? 'PASS' : 'FAIL'])
+  verdicts.push([
+    'heap per queued waiter',
+    '≤ 1.1× guard-min',
+    `${heap.yieldpoint.toFixed(0)} B vs ${heap['guard-min'].toFixed(0)} B = ${ratio.toFixed(2)}×`,
+    ratio <= 1.1 ? 'PASS' : 'FAIL',
+  ])
   const c = await scenario('C — Semaphore(10), 100,000 tasks', semImpls, contendedSampler(100_000, 10), RB)
   report(c)
   judge(c)

@@ -70,7 +70,10 @@ export async function contended(a, lock, n, permits, deadline) {
   let timer
   const finished = abandoned
     ? 'timeout'
-    : await Promise.race([Promise.all(all).then(() => 'done'), new Promise((r) => (timer = setTimeout(r, Math.max(1, deadline - (enqueued - start)), 'timeout')))])
+    : await Promise.race([
+        Promise.all(all).then(() => 'done'),
+        new Promise((r) => (timer = setTimeout(r, Math.max(1, deadline - (enqueued - start)), 'timeout'))),
+      ])
   clearTimeout(timer)
   if (finished === 'timeout') frozen = true
   const elapsed = performance.now() - start
