@@ -2,8 +2,11 @@
 // ONE process: rounds with a rotated order, paired per-round ratios against the minimal FIFO
 // semaphore, pinned GC flags (see package.json). Never part of the tests.
 import { adapters } from './adapters.mjs'
+import { perNode } from './per-node.mjs'
+import { writeFileSync } from 'node:fs'
 import { fmtOps, fmtRatio, mad, median, table } from './stats.mjs'
 
+if (perNode()) process.exit(0)
 const quick = process.argv.includes('--quick')
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7)
 const gc = globalThis.gc
@@ -270,7 +273,7 @@ if (!only || only === 'primitives' || only === 'A') {
   const a = await scenario('A — uncontended Lock acquire + release', lockImpls, uncontendedSampler, R)
   report(a)
   judge(a)
-  if (only === 'A') process.exit(0)
+  if (only === 'A') finish()
   for (const n of [10, 1000]) {
     const b = await scenario(`B — contended hand-off, ${n} waiters`, lockImpls, contendedSampler(n, 1), R)
     report(b)
@@ -328,5 +331,12 @@ if (!only || only === 'limiter' || only === 'pool') {
   await limitsBench({ quick, verdicts, only })
 }
 
-console.log('\n### Targets\n')
-table(['scenario', 'target', 'measured', 'verdict'], verdicts)
+finish()
+
+function finish() {
+  console.log('\n### Targets\n')
+  table(['scenario', 'target', 'measured', 'verdict'], verdicts)
+  // Under `--node=…` the parent collects every runtime's verdicts (see per-node.mjs).
+  if (process.env.YP_BENCH_VERDICTS) writeFileSync(process.env.YP_BENCH_VERDICTS, JSON.stringify({ version: process.version, verdicts }))
+  process.exit(0)
+}
