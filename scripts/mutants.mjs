@@ -54,6 +54,7 @@ const mutants = [
   ['src/pool.ts', '        if (forWaiter !== undefined && forWaiter.queue === this.queue) this.queue.abandon(forWaiter, error)', '        void forWaiter', 'Pool: a create() failure reaches the caller it was made for'],
   ['src/pool.ts', '    if (broken || this.closedReason !== undefined', '    if (this.closedReason !== undefined', 'Pool: a broken resource is destroyed'],
   ['src/pool.ts', '    for (const slot of this.idle.splice(0)) this.destroySlot(slot)', '    this.idle.splice(0)', 'Pool: close() destroys idle resources'],
+  ['src/pool.ts', ' || this.size !== 0 || this.destroying !== 0) return', ' || this.size !== 0) return', 'Pool: drain() waits for destroy() to finish'],
   ['src/pool.ts', '    if (idleTimeout !== undefined && this.size > this.min) due', '    if (idleTimeout !== undefined) due', 'Pool: no idle timer at or below min'],
   // Adapters (paths relative to packages/core; the suite of the mutated package runs).
   ['../express/src/request-key.ts', "  return `${req.protocol}://${(host ?? '').toLowerCase()}`", "  return ''", 'express: the coalesce key holds scheme and host'],

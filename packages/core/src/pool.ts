@@ -168,6 +168,8 @@ export class Pool<R> {
   private checking = 0
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
   private timerDue = Infinity
+  /** destroy() calls still running. */
+  private destroying = 0
   private closedReason: ClosedError | undefined = undefined
   private readonly drained: (() => void)[] = []
 
@@ -269,7 +271,7 @@ export class Pool<R> {
 
   /**
    * `close()`, then resolves once every resource (including those lent out and being created)
-   * has been given back and destroyed.
+   * has been given back and destroyed, and every `destroy()` promise has settled.
    * @example
    * ```ts
    * process.once('SIGTERM', async () => { await pool.drain(); process.exit(0) })
@@ -277,7 +279,7 @@ export class Pool<R> {
    */
   drain(reason?: unknown): Promise<void> {
     this.close(reason)
-    if (this.size === 0) return Promise.resolve()
+    if (this.size === 0 && this.destroying === 0) return Promise.resolve()
     return new Promise((resolve) => this.drained.push(resolve))
   }
 
@@ -463,12 +465,21 @@ export class Pool<R> {
   private destroySlot(slot: Slot<R>): void {
     const { destroy } = this.options
     if (destroy === undefined) return
+    let done: unknown
     try {
-      // Errors of destroy() are the resource's last words; nobody is waiting for them.
-      Promise.resolve(destroy(slot.resource)).catch(() => {})
+      done = destroy(slot.resource)
     } catch {
-      // same for a synchronous throw
+      // Errors of destroy() are the resource's last words; nobody is waiting for them.
+      return
     }
+    if (!isThenable(done)) return
+    // drain() also waits for destroys still running (a connection's close handshake).
+    this.destroying++
+    const settled = (): void => {
+      this.destroying--
+      this.checkDrained()
+    }
+    Promise.resolve(done).then(settled, settled)
   }
 
   /** One timer for the idle resource that expires first; none while nothing is idle. */
@@ -517,7 +528,11 @@ export class Pool<R> {
   }
 
   private checkDrained(): void {
-    if (this.closedReason === undefined || this.size !== 0) return
+    if (this.closedReason === undefined || this.size !== 0 || this.destroying !== 0) return
     for (const resolve of this.drained.splice(0)) resolve()
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
 }

@@ -209,6 +209,18 @@ describe('Pool', () => {
     expect(pool.statistics()).toMatchObject({ borrowed: 1, closed: true })
   })
 
+  it('drain() waits for destroy() promises still running', async () => {
+    let finishClose!: () => void
+    const pool = new Pool({ create: () => ({}), destroy: () => new Promise<void>((resolve) => (finishClose = resolve)), max: 1 })
+    ;(await pool.acquire()).release()
+    const drained = track(pool.drain())
+    await flushMicrotasks()
+    expect(drained.status).toBe('pending')
+    finishClose()
+    await flushMicrotasks()
+    expect(drained.status).toBe('fulfilled')
+  })
+
   it('drain() resolves once everything is back and destroyed', async () => {
     const f = factory()
     const pool = new Pool({ create: f.create, destroy: f.destroy, max: 2 })
