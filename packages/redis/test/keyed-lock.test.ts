@@ -50,10 +50,10 @@ describe.each(matrix())('$name: RedisKeyedLock (one process)', ({ lib, target })
   })
 
   it('a lost lease aborts guard.signal with LockLostError', async () => {
-    const locks = new RedisKeyedLock({ client, prefix: 'u3:', lockTtl: 150 })
+    const locks = new RedisKeyedLock({ client, prefix: 'u3:', lockTtl: 1_500 })
     const g = await locks.acquire('k')
     await redis.del('u3:{k}:l') // someone broke the lease
-    await new Promise((r) => g.signal.addEventListener('abort', r, { once: true }))
+    if (!g.signal.aborted) await new Promise((r) => g.signal.addEventListener('abort', r, { once: true })) // (a busy machine may lose it sooner)
     expect(g.signal.reason).toBeInstanceOf(LockLostError)
     g.release()
     locks.close()
