@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -67,7 +67,7 @@ try {
     if (!r.ok) die(`pnpm install failed:\n${r.out}`)
   })
 
-  const out = keep ? join(process.cwd(), keep) : join(scratch, 'tarballs')
+  const out = keep ? resolve(keep) : join(scratch, 'tarballs')
   rmSync(out, { recursive: true, force: true })
   mkdirSync(out, { recursive: true })
   step('pnpm pack', () => {

@@ -3,7 +3,7 @@
 // throwaway projects outside the workspace the way users install them, each running a real
 // snippet that asserts a guarantee (one handler run, one load, no lost update):
 //   esm-js        ESM JavaScript        — core, express on Express 4, redis on ioredis
-//   cjs-js        CommonJS JavaScript   — core, express on Express 5, redis on ioredis (and node-redis)
+//   cjs-js        CommonJS JavaScript   — core, express on Express 5, redis on ioredis and node-redis
 //   ts-nodenext   TypeScript nodenext   — nestjs on NestJS 12 (tsc, decorator metadata), rxjs
 //   ts-nodenext   …again on NestJS 11
 //   ts-bundler    TypeScript bundler    — core, rxjs, express on Express 5 (tsc --noEmit, then esbuild via tsx)
@@ -13,7 +13,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -21,7 +21,7 @@ const fixtures = join(repo, 'scripts', 'smoke')
 const work = mkdtempSync(join(tmpdir(), 'yp-smoke-'))
 const started = performance.now()
 const at = process.argv.indexOf('--tarballs')
-let tarballs = at >= 0 ? join(process.cwd(), process.argv[at + 1]) : undefined
+let tarballs = at >= 0 ? resolve(process.argv[at + 1]) : undefined
 
 // Framework versions: the ones the workspace tests against (pnpm's store has them).
 const V = {
