@@ -41,3 +41,18 @@ if burst < limit then
   redis.call('pexpire', KEYS[2], math.ceil(interval) + 1)
 end
 return { 1, now }`
+
+/**
+ * Gives back a grant whose caller stopped waiting before the answer arrived (abort, timeout):
+ * removes its log entries and, with a bucket, returns its tokens (capped at burst).
+ * KEYS: log, bucket · ARGV: the grant's id, tokens, burst, tokensPerInterval → members removed.
+ * @internal
+ */
+export const RATE_REFUND = `
+local removed = 0
+for i = 1, tonumber(ARGV[2]) do removed = removed + redis.call('zrem', KEYS[1], ARGV[1] .. ':' .. i) end
+if removed > 0 and tonumber(ARGV[3]) < tonumber(ARGV[4]) then
+  local b = redis.call('hget', KEYS[2], 'b')
+  if b then redis.call('hset', KEYS[2], 'b', tostring(math.min(tonumber(ARGV[3]), tonumber(b) + removed))) end
+end
+return removed`

@@ -2,7 +2,7 @@ import { deadlineSignal, InvalidArgumentError, Lock, RateLimiter, type RateLimit
 import { randomUUID } from 'node:crypto'
 import { Connection, type ConnectionOptions } from './connection'
 import { RedisUnavailableError } from './errors'
-import { RATE_ACQUIRE } from './rate-limit-script'
+import { RATE_ACQUIRE, RATE_REFUND } from './rate-limit-script'
 
 /**
  * Options of {@link RedisRateLimiter}: the same limit as core's `RateLimiter`, shared by every
@@ -117,12 +117,15 @@ export class RedisRateLimiter {
         for (;;) {
           let reply: [number, number]
           try {
+            const id = randomUUID()
             reply = (await this.connection.eval(
               api,
               RATE_ACQUIRE,
               [this.redisKey, `${this.redisKey}:b`],
-              [this.interval, this.tokensPerInterval, this.burst, tokens, randomUUID()],
-              { signal }, // the caller's timeout/abort bounds the command too
+              [this.interval, this.tokensPerInterval, this.burst, tokens, id],
+              // The caller's timeout/abort bounds the command too; a grant that lands after the
+              // caller left is given back, so an aborted caller takes nothing.
+              { signal, late: (late) => this.refund(late as [number, number], id, tokens) },
             )) as [number, number]
           } catch (error) {
             if (!this.failOpen || !(error instanceof RedisUnavailableError)) throw error
@@ -143,6 +146,13 @@ export class RedisRateLimiter {
       this.waiting--
       dispose()
     }
+  }
+
+  private refund(reply: [number, number], id: string, tokens: number): void {
+    if (Number(reply[0]) !== 1) return
+    void this.connection
+      .eval('RedisRateLimiter.refund', RATE_REFUND, [this.redisKey, `${this.redisKey}:b`], [id, tokens, this.burst, this.tokensPerInterval])
+      .catch(() => {}) // best effort: the entries expire after one interval anyway
   }
 
   /**

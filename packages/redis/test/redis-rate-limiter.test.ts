@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError, TimeoutError } from '@yieldpoint/core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { RedisRateLimiter, RedisUnavailableError } from '../src'
+import { RedisRateLimiter, RedisUnavailableError, toRedisClient, type RedisClient } from '../src'
+import { until } from './harness'
 import { startRedis } from './redis-server'
 
 let redis: Awaited<ReturnType<typeof startRedis>>
@@ -95,6 +96,36 @@ describe('RedisRateLimiter — one limit across processes, on a real Redis', () 
     } finally {
       other.disconnect()
     }
+  })
+
+  it('a grant that lands after its caller aborted is given back: the aborted caller takes nothing', async () => {
+    // Redis runs the script (the tokens are logged) but its answer is held until after the abort.
+    const inner = toRedisClient(admin)
+    let releaseReply!: () => void
+    const held = new Promise<void>((resolve) => (releaseReply = resolve))
+    let ran!: () => void
+    const scriptRan = new Promise<void>((resolve) => (ran = resolve))
+    const gated: RedisClient = Object.assign(Object.create(inner) as RedisClient, {
+      evalScript: async (script: string, keys: readonly string[], args: readonly (string | number)[]) => {
+        const reply = await inner.evalScript(script, keys, args)
+        if (keys[0] === 'yp:rate:{late}' && args.length === 5) {
+          ran()
+          await held
+        }
+        return reply
+      },
+    })
+    const limiter = new RedisRateLimiter({ client: gated, key: 'late', tokensPerInterval: 5, interval: 60_000, burst: 2 })
+    const ac = new AbortController()
+    const waiting = limiter.acquire({ tokens: 2, signal: ac.signal })
+    await scriptRan
+    expect(await admin.zcard('yp:rate:{late}')).toBe(2) // taken on Redis…
+    ac.abort(new Error('caller left'))
+    await expect(waiting).rejects.toThrow('caller left')
+    releaseReply()
+    await until(async () => (await admin.zcard('yp:rate:{late}')) === 0, 'the late grant to be given back')
+    expect(Number(await admin.hget('yp:rate:{late}:b', 'b'))).toBe(2) // …and the bucket refilled
+    expect(limiter.statistics().granted).toBe(0)
   })
 
   it('burst spreads grants: burst 1 at 5 per 500 ms is one grant every 100 ms at most', async () => {
