@@ -237,11 +237,13 @@ export function watchAcquire(
   const site = meta.warnAfter !== undefined ? forceSite(at) : captureSite(at)
   const pending = settings.pendingAtExit ? { label: describeHold(meta, info), site } : undefined
   if (pending !== undefined) pendingWaits.add(pending)
-  return traceWait(probe, 'acquire', info, waiting, signal, run, (guard) => {
+  const observed = traceWait(probe, 'acquire', info, waiting, signal, run, (guard) => {
     if (pending !== undefined) pendingWaits.delete(pending)
     return hold(probe, meta, info, guard, site)
-  }).catch((error: unknown) => {
-    if (pending !== undefined) pendingWaits.delete(pending)
+  })
+  if (pending === undefined) return observed
+  return observed.catch((error: unknown) => {
+    pendingWaits.delete(pending)
     throw error
   })
 }

@@ -238,7 +238,13 @@ export function refreshProbes(): void {
   for (const p of Object.values(probes)) p.refresh()
 }
 
-/** Every channel name yieldpoint publishes on (plain channels; the tracing channels share the names). */
+/**
+ * Every channel name yieldpoint publishes on (plain channels; the tracing channels share the names).
+ * @example
+ * ```ts
+ * for (const name of channelNames) subscribe(name, (m) => log.debug(name, m))
+ * ```
+ */
 export const channelNames = Object.freeze(Object.values(probes).map((p) => `yieldpoint:${p.id}`))
 
 /** Monotonic milliseconds. @internal */
