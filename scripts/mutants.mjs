@@ -43,7 +43,8 @@ const mutants = [
   ['src/single-flight-cache.ts', '          if (result.kind === \'retry\') continue', "          if (result.kind === 'retry') return this.settle(key, flight, { kind: 'failed', error: new Error('gave up') })", 'a freed lease is acquired again'],
   ['src/keys.ts', "  return typeof a === typeof b ? 0 : typeof a === 'number' ? -1 : 1", '  return 0', 'the canonical key order tells 1 from 1n'],
   ['src/keyed-lock.ts', '    unique.sort(compareKeys)', '    void compareKeys', 'acquireMany takes keys in canonical order'],
-  ['src/keyed-lock.ts', '    if (!this.held && this.queue.length === 0) this.owner.drop(this)', '    void 0', 'an idle key leaves nothing behind'],
+  ['src/keyed-lock.ts', '      if (this.entries.get(key) === lock) this.entries.delete(key)', '      void lock', 'an idle key leaves nothing behind'],
+  ['src/lock.ts', '      if (this.onIdle !== undefined) this.onIdle()', '      void 0', 'a key lock reports itself idle (KeyedLock composes Lock)'],
   ['src/errors.ts', '    super(withDocsLink(code, message), options)', '    super(message, options)', 'every error message ends with its docs link'],
   ['src/rate-limiter.ts', 'times[i]! + interval <= now', 'times[i]! + interval / 2 <= now', 'RateLimiter: a token comes back only one interval after it was taken'],
   ['src/rate-limiter.ts', '    if (this.queue.length === 0 && this.available(this.now()) >= n) {', '    if (this.available(this.now()) >= n) {', 'RateLimiter: no barging past queued callers'],
@@ -97,7 +98,7 @@ const mutants = [
   ['src/diagnostics-watch.ts', '  if (settings.leakedGuards) leaks.register(guard, { what, site }, h)', '  void h', 'leaked guards warn'],
   ['src/diagnostics-watch.ts', "  process.on('beforeExit', reportAtExit)", '  void reportAtExit', 'holds and waits pending at exit are reported'],
   ['src/lock.ts', '    if (this.detectDeadlock && holdsHere(this, undefined)) return deadlock(this.queue.api)', '    void holdsHere', 'Lock: DeadlockError instead of hanging'],
-  ['src/keyed-lock.ts', '    if (this.detectDeadlock && holdsHere(this, key))', '    if (false)', 'KeyedLock: DeadlockError instead of hanging'],
+  ['src/keyed-lock.ts', ' && this.detectDeadlock && holdsHere(this, key)) {', ' && false) {', 'KeyedLock: DeadlockError instead of hanging'],
 ]
 let missed = 0
 for (const [file, from, to, rule, only = {}] of mutants) {

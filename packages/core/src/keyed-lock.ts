@@ -2,47 +2,11 @@ import { InvalidArgumentError } from './errors'
 import { deadlineSignal } from './deadline'
 import { Guard, type GuardOwner } from './guard'
 import { checkKey, compareKeys } from './keys'
-import { checkDetectDeadlock, failNow, runWith, type LockOptions } from './lock'
+import { checkDetectDeadlock, failNow, keyLock, type Lock, runWith, type LockOptions } from './lock'
 import { probes } from './diagnostics'
 import { deadlock, deadlockDetection, holdsHere } from './diagnostics-deadlock'
 import { Meta, watchAcquire, watchAcquireCallback, watchTryAcquire } from './diagnostics-watch'
 import { checkFunction, checkWaitOptions, describe, type WaitOptions } from './options'
-import { parkWithdrawable, WaitQueue, type WaitQueueOwner } from './wait-queue'
-
-/** One key's lock; it exists only while the key is held or waited for. */
-class KeyEntry<K> implements GuardOwner, WaitQueueOwner {
-  held = false
-  holder = 0
-  readonly queue: WaitQueue<Guard>
-  constructor(
-    readonly owner: KeyedLock<K>,
-    readonly key: K,
-  ) {
-    this.queue = new WaitQueue<Guard>(owner.meta.label('acquire()'), this)
-  }
-
-  releaseGuard(token: number): void {
-    if (this.held && this.holder === token) this.handOff()
-  }
-
-  waiterLeft(): void {
-    this.dropIfIdle()
-  }
-
-  handOff(): void {
-    const next = this.queue.head
-    if (next === undefined) {
-      this.held = false
-      this.dropIfIdle()
-      return
-    }
-    this.queue.grant(next, new Guard(this, (this.holder = this.owner.nextToken())))
-  }
-
-  dropIfIdle(): void {
-    if (!this.held && this.queue.length === 0) this.owner.drop(this)
-  }
-}
 
 /** Releases every guard of an `acquireMany` at once. */
 class GuardSet implements GuardOwner {
@@ -92,8 +56,8 @@ export interface KeyedLockStatistics {
  * ```
  */
 export class KeyedLock<K = string> {
-  private readonly entries = new Map<K, KeyEntry<K>>()
-  private tokens = 0
+  /** One {@link Lock} per key, only while the key is held or waited for (not held ⇒ gone). */
+  private readonly entries = new Map<K, Lock>()
   /** @internal */
   readonly meta: Meta
   private readonly detectDeadlock: boolean
@@ -109,7 +73,7 @@ export class KeyedLock<K = string> {
     // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
     if (probes.keyedLock.on) {
       const info = { primitive: 'KeyedLock', name: this.meta.name, key }
-      return watchAcquire(probes.keyedLock, this.meta, info, this.entries.get(key)?.queue.length ?? 0, opts?.signal, this.acquire, () => this.take(key, opts))
+      return watchAcquire(probes.keyedLock, this.meta, info, this.entries.get(key)?.statistics().waiting ?? 0, opts?.signal, this.acquire, () => this.take(key, opts))
     }
     return this.take(key, opts)
   }
@@ -118,19 +82,11 @@ export class KeyedLock<K = string> {
     checkKey(key, 'KeyedLock.acquire()')
     if (opts !== undefined && checkWaitOptions(opts, 'KeyedLock.acquire()')) return Promise.reject(opts.signal!.reason)
     const entry = this.entries.get(key)
-    if (entry === undefined) {
-      const fresh = new KeyEntry(this, key)
-      this.entries.set(key, fresh)
-      fresh.held = true
-      return Promise.resolve(new Guard(fresh, (fresh.holder = ++this.tokens)))
-    }
-    if (!entry.held) {
-      entry.held = true
-      return Promise.resolve(new Guard(entry, (entry.holder = ++this.tokens)))
-    }
     // Held, and held by the caller's own runExclusive(key) ⇒ it would wait for itself forever.
-    if (this.detectDeadlock && holdsHere(this, key)) return deadlock(`${entry.queue.api} for key ${String(key)}`)
-    return entry.queue.park(1, opts)
+    if (entry !== undefined && entry.locked() && this.detectDeadlock && holdsHere(this, key)) {
+      return deadlock(`${this.meta.label('acquire()')} for key ${String(key)}`)
+    }
+    return (entry ?? this.lockFor(key)).take(opts)
   }
 
   /**
@@ -145,7 +101,7 @@ export class KeyedLock<K = string> {
   acquireCallback(key: K, onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: WaitOptions): () => void {
     if (probes.keyedLock.on) {
       const info = { primitive: 'KeyedLock', name: this.meta.name, key }
-      const waiting = this.entries.get(key)?.queue.length ?? 0
+      const waiting = this.entries.get(key)?.statistics().waiting ?? 0
       return watchAcquireCallback(probes.keyedLock, this.meta, info, waiting, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) => this.takeCallback(key, g, e, opts))
     }
     return this.takeCallback(key, onGrant, onError, opts)
@@ -154,10 +110,7 @@ export class KeyedLock<K = string> {
   private takeCallback(key: K, onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts: WaitOptions | undefined): () => void {
     checkKey(key, 'KeyedLock.acquireCallback()')
     if (opts !== undefined && checkWaitOptions(opts, 'KeyedLock.acquireCallback()')) return failNow(onError, opts.signal!.reason)
-    const entry = this.entries.get(key)
-    if (entry !== undefined && entry.held) return parkWithdrawable(entry.queue, 1, onGrant, onError, opts)
-    onGrant(this.takeNow(key)!)
-    return () => {}
+    return (this.entries.get(key) ?? this.lockFor(key)).takeCallback(onGrant, onError, opts)
   }
 
   /**
@@ -186,11 +139,8 @@ export class KeyedLock<K = string> {
   private takeNow(key: K): Guard | undefined {
     checkKey(key, 'KeyedLock.tryAcquire()')
     const entry = this.entries.get(key)
-    if (entry !== undefined && entry.held) return undefined
-    const target = entry ?? new KeyEntry(this, key)
-    if (entry === undefined) this.entries.set(key, target)
-    target.held = true
-    return new Guard(target, (target.holder = ++this.tokens))
+    if (entry !== undefined) return entry.grab()
+    return this.lockFor(key).grab()
   }
 
   /**
@@ -204,7 +154,7 @@ export class KeyedLock<K = string> {
 
   /** True while `key` is held. */
   locked(key: K): boolean {
-    return this.entries.get(key)?.held === true
+    return this.entries.get(key)?.locked() === true
   }
 
   /** Number of keys currently held or waited for. */
@@ -217,20 +167,20 @@ export class KeyedLock<K = string> {
     let held = 0
     let waiting = 0
     for (const entry of this.entries.values()) {
-      if (entry.held) held++
-      waiting += entry.queue.length
+      const { locked, waiting: queued } = entry.statistics()
+      if (locked) held++
+      waiting += queued
     }
     return { keys: this.entries.size, held, waiting }
   }
 
-  /** @internal */
-  nextToken(): number {
-    return ++this.tokens
-  }
-
-  /** @internal */
-  drop(entry: KeyEntry<K>): void {
-    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key)
+  /** A new key's Lock, registered; it removes itself when idle (its last holder released). */
+  private lockFor(key: K): Lock {
+    const lock: Lock = keyLock(this.meta, () => {
+      if (this.entries.get(key) === lock) this.entries.delete(key)
+    })
+    this.entries.set(key, lock)
+    return lock
   }
 
   private async acquireInOrder(keys: K[], opts: WaitOptions | undefined): Promise<Guard> {

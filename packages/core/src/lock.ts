@@ -76,12 +76,18 @@ export class Lock {
   /** @internal */
   readonly meta: Meta
   private readonly detectDeadlock: boolean
+  /** A KeyedLock's key lock: told when it is free with nobody queued, so the key can go. */
+  private readonly onIdle: (() => void) | undefined
 
   /** @throws {@link InvalidArgumentError} for a malformed option. */
   constructor(options?: LockOptions) {
-    this.meta = new Meta('Lock', options)
-    this.detectDeadlock = deadlockDetection(checkDetectDeadlock(options?.detectDeadlock, 'Lock'))
+    const key = keyConfig
+    keyConfig = undefined
+    this.meta = key?.meta ?? new Meta('Lock', options)
+    // A key lock's deadlocks are detected by its KeyedLock, per key.
+    this.detectDeadlock = key === undefined && deadlockDetection(checkDetectDeadlock(options?.detectDeadlock, 'Lock'))
     this.queue = new WaitQueue<Guard>(this.meta.label('acquire()'))
+    this.onIdle = key?.onIdle
   }
 
   /**
@@ -95,7 +101,8 @@ export class Lock {
     return this.take(opts)
   }
 
-  private take(opts: WaitOptions | undefined): Promise<Guard> {
+  /** The plain path of `acquire()` (no diagnostics): KeyedLock calls it for its keys. @internal */
+  take(opts: WaitOptions | undefined): Promise<Guard> {
     if (opts !== undefined && checkWaitOptions(opts, this.queue.api)) return Promise.reject(opts.signal!.reason)
     if (this.closedReason !== undefined) return Promise.reject(this.closedReason)
     if (!this.held) {
@@ -113,11 +120,17 @@ export class Lock {
    * @throws {@link ClosedError} after `close()`.
    */
   tryAcquire(): Guard | undefined {
+    const guard = this.grab()
+    if (guard === undefined) return undefined
+    return probes.lock.on ? watchTryAcquire(probes.lock, this.meta, this.meta, this.tryAcquire, guard) : guard
+  }
+
+  /** The plain path of `tryAcquire()` (no diagnostics). @internal */
+  grab(): Guard | undefined {
     if (this.closedReason !== undefined) throw this.closedReason
     if (this.held) return undefined
     this.held = true
-    const guard = new Guard(this, (this.holder = ++this.grants))
-    return probes.lock.on ? watchTryAcquire(probes.lock, this.meta, this.meta, this.tryAcquire, guard) : guard
+    return new Guard(this, (this.holder = ++this.grants))
   }
 
   /**
@@ -143,7 +156,8 @@ export class Lock {
     return this.takeCallback(onGrant, onError, opts)
   }
 
-  private takeCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts: WaitOptions | undefined): () => void {
+  /** The plain path of `acquireCallback()` (no diagnostics). @internal */
+  takeCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts: WaitOptions | undefined): () => void {
     if (opts !== undefined && checkWaitOptions(opts, 'Lock.acquireCallback()')) return failNow(onError, opts.signal!.reason)
     if (this.closedReason !== undefined) return failNow(onError, this.closedReason)
     if (!this.held) {
@@ -238,10 +252,23 @@ export class Lock {
     const next = this.queue.head
     if (next === undefined) {
       this.held = false
+      // Not held ⇒ queue empty: a key lock is idle now.
+      if (this.onIdle !== undefined) this.onIdle()
       return
     }
     this.queue.grant(next, new Guard(this, (this.holder = ++this.grants)))
   }
+}
+
+let keyConfig: { meta: Meta; onIdle: () => void } | undefined
+
+/**
+ * A Lock for one key of a {@link KeyedLock}: labelled and observed as the KeyedLock (`meta`),
+ * and `onIdle` runs when it is free with nobody queued. @internal
+ */
+export function keyLock(meta: Meta, onIdle: () => void): Lock {
+  keyConfig = { meta, onIdle }
+  return new Lock()
 }
 
 /**
