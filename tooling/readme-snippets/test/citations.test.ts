@@ -26,6 +26,12 @@ describe('citations', () => {
     expect(readmes.length).toBeGreaterThan(5)
   })
 
+  it('every test file the conformance lists name exists', () => {
+    const named = [...conformance.matchAll(/`((?:packages|apps|tooling)\/[^`]+\.test\.ts)`/g)].map((m) => m[1]!)
+    expect(named.length).toBeGreaterThan(10)
+    expect(named.filter((f) => !existsSync(join(root, f)))).toEqual([])
+  })
+
   for (const file of [...tests, ...readmes]) {
     it(`${relative(root, file)} cites only what the repository has`, () => {
       const text = readFileSync(file, 'utf8')
