@@ -82,7 +82,7 @@ describe('mixed-user load through a proxy and compression()', () => {
     const config = coalesce({ ttl: 1_000, credentialHeaders })
     const feed = coalesce({ credentialHeaders })
     const who = (req: express.Request) => `${req.headers.authorization ?? ''}|${req.headers.cookie ?? ''}|${req.headers['x-api-key'] ?? ''}`
-    const page = (req: express.Request) => ({ user: who(req), host: req.hostname, proto: req.protocol, url: req.originalUrl, pad: 'x'.repeat(400) })
+    const page = (req: express.Request) => ({ user: who(req), host: req.hostname, proto: req.protocol, url: req.originalUrl, pad: 'x'.repeat(100) })
     app.get('/me', me, async (req, res) => {
       handlerRuns++
       handlersRunning++
@@ -102,8 +102,9 @@ describe('mixed-user load through a proxy and compression()', () => {
       handlersRunning++
       const body = JSON.stringify(page(req))
       res.type('json')
-      for (let i = 0; i < body.length; i += 700) {
-        res.write(body.slice(i, i + 700))
+      const third = Math.ceil(body.length / 3)
+      for (let i = 0; i < body.length; i += third) {
+        res.write(body.slice(i, i + third))
         await macrotask()
       }
       handlersRunning--
