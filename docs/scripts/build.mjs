@@ -7,7 +7,7 @@
 //  5. VitePress builds the site; a dead internal link fails the build
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeCharts } from './charts.mjs'
 import { checkBlocks } from './check-blocks.mjs'
@@ -101,8 +101,14 @@ stage('package pages', () => {
   const pkgs = readdirSync(join(repo, 'packages')).filter((p) => existsSync(join(repo, 'packages', p, 'README.md')))
   for (const pkg of pkgs) {
     const readme = readFileSync(join(repo, 'packages', pkg, 'README.md'), 'utf8')
-      // READMEs link to each other as folders (../core); on the site they are pages (./core)
-      .replace(/\]\(\.\.\/([a-z]+)\/?(?:README\.md)?\)/g, '](./$1)')
+      // READMEs link to each other as folders (../core); on the site they are pages (./core).
+      // Any other relative link points into the repository (../../apps/…): link it on GitHub.
+      .replace(/\]\((?!https?:|#|mailto:)([^)\s]+)\)/g, (all, target) => {
+        const sibling = /^\.\.\/([a-z0-9-]+)\/?(?:README\.md)?$/.exec(target)
+        if (sibling && pkgs.includes(sibling[1])) return `](./${sibling[1]})`
+        const path = relative(repo, join(repo, 'packages', pkg, target)).split(sep).join('/')
+        return `](https://github.com/yieldpoint/yieldpoint/blob/main/${path})`
+      })
     writeFileSync(join(out, `${pkg}.md`), `<!-- generated from packages/${pkg}/README.md by docs/scripts/build.mjs -->\n\n${readme}\n\n[API reference](/api/@yieldpoint/${pkg}/)\n`)
   }
   writeFileSync(join(out, 'index.md'), `# Packages\n\n${pkgs.map((p) => `- [@yieldpoint/${p}](./${p})`).join('\n')}\n`)
