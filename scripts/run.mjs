@@ -8,7 +8,7 @@
 // tool logs kept out of the way (printed only when a stage fails), and for `test` one line per
 // package and a closing summary that names every package's result — a failing package never
 // stops or hides the others.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { delimiter, dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -104,7 +104,7 @@ function ensureRedis({ required: needed }) {
     announce('redis-server')
     const a = capture('apt-get update', 'apt-get', ['update', '-qq'], { env: aptEnv })
     const b = a.ok && capture('redis-server', 'apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env: aptEnv })
-    const ok = Boolean(b && b.ok) && hasRedis()
+    const ok = Boolean(b?.ok) && hasRedis()
     report(ok, 'redis-server', ok ? "installed Debian's package" : 'apt-get install failed', performance.now() - t)
     if (ok) return true
   }
@@ -187,6 +187,11 @@ function test() {
   results.push({ name: 'build', ok: turbo('build', 'packages/*', 'build', '--filter=./packages/*') })
   results.push({ name: 'typecheck', ok: turbo('typecheck', 'every package', 'typecheck') })
   results.push({ name: 'lint', ok: turbo('lint', 'every package', 'lint') })
+  // Biome over the whole tree (lint, format, and no line over the configured width): `pnpm lint:code`.
+  const biome = capture('biome', 'pnpm', ['run', '--silent', 'lint:code'])
+  report(biome.ok, 'biome', biome.ok ? 'lint and format' : 'failed (log below)', biome.ms)
+  if (!biome.ok) console.log(indent(biome.output))
+  results.push({ name: 'biome', ok: biome.ok })
   // Each package's tests run on their own (one at a time: the suites start real servers and
   // processes), output captured; a failure is printed in full under its line.
   const totals = { passed: 0, failed: 0, skipped: 0 }

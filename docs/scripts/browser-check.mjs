@@ -49,7 +49,7 @@ try {
   const queue = ['/']
   const links = new Map() // link → first page that has it
   let pages = 0
-  const first = await tab.goto(site.url + '/', { waitUntil: 'load' })
+  const first = await tab.goto(`${site.url}/`, { waitUntil: 'load' })
   if (first?.status() !== 200) fail(`/ answered HTTP ${first?.status()}`)
   for (let path; (path = queue.shift()) !== undefined; ) {
     current = path
@@ -87,7 +87,7 @@ try {
   for (const [link, from] of links) if (!resolveFile(dist, link)) problems.push(`${from}: broken link ${link}`)
 
   // 3. the local search finds "stampede"
-  await tab.goto(site.url + '/', { waitUntil: 'load' })
+  await tab.goto(`${site.url}/`, { waitUntil: 'load' })
   await tab.click('.DocSearch-Button, .VPNavBarSearch button')
   await tab.fill('.VPLocalSearchBox input', 'stampede')
   const hit = await tab
@@ -96,7 +96,7 @@ try {
   if (!hit) problems.push('search: "stampede" does not find /guide/stampede')
 
   // 4. the charts load and draw
-  await tab.goto(site.url + '/charts/', { waitUntil: 'load' })
+  await tab.goto(`${site.url}/charts/`, { waitUntil: 'load' })
   const charts = await tab.$$eval('img.yp-chart', (imgs) => imgs.map((i) => ({ src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0 })))
   if (charts.length < 3) problems.push(`charts: ${charts.length} charts on /charts/, expected 3`)
   for (const c of charts) {

@@ -1,4 +1,4 @@
-import { Barrier, Condition, Lock, Semaphore } from '@yieldpoint/core'
+import { type Barrier, Condition, type Lock, type Semaphore } from '@yieldpoint/core'
 
 /** A stand-in for I/O: each `await` is a point where another task runs. */
 const io = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))

@@ -265,7 +265,7 @@ export function label(primitive: string, name: string | undefined, method: strin
 }
 
 function outcomeOf(error: unknown, signal: AbortSignal | undefined): 'aborted' | 'timeout' | 'error' {
-  if (signal !== undefined && signal.aborted && error === signal.reason) return 'aborted'
+  if (signal?.aborted && error === signal.reason) return 'aborted'
   if (error instanceof DOMException && error.name === 'AbortError') return 'aborted'
   if (error instanceof Error && (error as { code?: unknown }).code === 'ERR_YP_TIMEOUT') return 'timeout'
   return 'error'

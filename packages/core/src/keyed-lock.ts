@@ -83,7 +83,7 @@ export class KeyedLock<K = string> {
     if (opts !== undefined && checkWaitOptions(opts, 'KeyedLock.acquire()')) return Promise.reject(opts.signal!.reason)
     const entry = this.entries.get(key)
     // Held, and held by the caller's own runExclusive(key) ⇒ it would wait for itself forever.
-    if (entry !== undefined && entry.locked() && this.detectDeadlock && holdsHere(this, key)) {
+    if (entry?.locked() && this.detectDeadlock && holdsHere(this, key)) {
       return deadlock(`${this.meta.label('acquire()')} for key ${String(key)}`)
     }
     return (entry ?? this.lockFor(key)).take(opts)

@@ -175,7 +175,7 @@ export class Lock {
   release(): void {
     if (!this.held) {
       throw new LockNotAcquiredError(
-        this.meta.label('release()') + ' was called on a Lock that is not locked. Release only what you acquired: keep the Guard that acquire() returned and call guard.release(), or use `using guard = await lock.acquire()`.',
+        `${this.meta.label('release()')} was called on a Lock that is not locked. Release only what you acquired: keep the Guard that acquire() returned and call guard.release(), or use \`using guard = await lock.acquire()\`.`,
       )
     }
     this.handOff()

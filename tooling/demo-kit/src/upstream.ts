@@ -15,7 +15,7 @@ export async function startUpstream(latencyMs = 100): Promise<{ url: string; ser
   let calls = 0
   let callers: string[] = []
   let holdUntil = 0
-  let held: (() => void)[] = []
+  const held: (() => void)[] = []
   // [start, end] of every call, in epoch ms (performance.timeOrigin-based, so a load generator
   // in another process can place them on its own clock) — the charts of the run's record.
   let timeline: Array<[number, number]> = []
