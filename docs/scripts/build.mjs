@@ -6,7 +6,7 @@
 //  4. the charts are drawn from the recorded demo runs (docs/data/*.json → public/charts/*.svg)
 //  5. VitePress builds the site; a dead internal link fails the build
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeCharts } from './charts.mjs'
@@ -103,7 +103,7 @@ stage('package pages', () => {
     const readme = readFileSync(join(repo, 'packages', pkg, 'README.md'), 'utf8')
       // READMEs link to each other as folders (../core); on the site they are pages (./core).
       // Any other relative link points into the repository (../../apps/…): link it on GitHub.
-      .replace(/\]\((?!https?:|#|mailto:)([^)\s]+)\)/g, (all, target) => {
+      .replace(/\]\((?!https?:|#|mailto:)([^)\s]+)\)/g, (_all, target) => {
         const sibling = /^\.\.\/([a-z0-9-]+)\/?(?:README\.md)?$/.exec(target)
         if (sibling && pkgs.includes(sibling[1])) return `](./${sibling[1]})`
         const path = relative(repo, join(repo, 'packages', pkg, target)).split(sep).join('/')
