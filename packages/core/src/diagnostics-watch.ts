@@ -161,10 +161,10 @@ const leaks = new FinalizationRegistry<Leaked>((leaked) => {
  * never weakened: a warning never releases anything.
  */
 class Hold implements GuardOwner {
-  private readonly grantedAt = now()
   private timer: { clear(): void } | undefined = undefined
 
   constructor(
+    private readonly grantedAt: number,
     private readonly probe: Probe,
     private readonly info: WaitInfo,
     private readonly inner: Guard,
@@ -196,9 +196,9 @@ class Hold implements GuardOwner {
 }
 
 /** The Guard a caller gets on the observed path. */
-function hold(probe: Probe, meta: Meta, info: WaitInfo, inner: Guard, site: Error | undefined): Guard {
+function hold(probe: Probe, meta: Meta, info: WaitInfo, inner: Guard, site: Error | undefined, grantedAt = now()): Guard {
   const what = describeHold(meta, info)
-  const h = new Hold(probe, info, inner, what, site, meta.warnAfter ?? settings.warnAfter)
+  const h = new Hold(grantedAt, probe, info, inner, what, site, meta.warnAfter ?? settings.warnAfter)
   const guard = new Guard(h, 0)
   if (settings.leakedGuards) leaks.register(guard, { what, site }, h)
   return guard
@@ -237,9 +237,9 @@ export function watchAcquire(
   const site = meta.warnAfter !== undefined ? forceSite(at) : captureSite(at)
   const pending = settings.pendingAtExit ? { label: describeHold(meta, info), site } : undefined
   if (pending !== undefined) pendingWaits.add(pending)
-  const observed = traceWait(probe, 'acquire', info, waiting, signal, run, (guard) => {
+  const observed = traceWait(probe, 'acquire', info, waiting, signal, run, (guard, at) => {
     if (pending !== undefined) pendingWaits.delete(pending)
-    return hold(probe, meta, info, guard, site)
+    return hold(probe, meta, info, guard, site, at)
   })
   if (pending === undefined) return observed
   return observed.catch((error: unknown) => {
@@ -274,8 +274,9 @@ export function watchAcquireCallback(
     withdraw = run(
       (inner) => {
         if (pending !== undefined) pendingWaits.delete(pending)
-        const guard = hold(probe, meta, info, inner, site)
-        trace.granted(guard)
+        const at = now()
+        const guard = hold(probe, meta, info, inner, site, at)
+        trace.granted(guard, at)
         onGrant(guard)
       },
       (reason) => {

@@ -314,11 +314,12 @@ export class WaitTrace {
     this.probe.trace.end.publish(this.ctx)
   }
 
-  granted(result: unknown): void {
+  /** `at`: the grant's timestamp, if the caller already read the clock (it is not free on Node 20). */
+  granted(result: unknown, at = now()): void {
     if (this.settled) return
     this.settled = true
     const { ctx, probe } = this
-    ctx.waitTime = now() - this.t0
+    ctx.waitTime = at - this.t0
     ctx.outcome = 'granted'
     ctx.result = result
     if (probe.events.hasSubscribers) {
@@ -361,7 +362,7 @@ export function traceWait<T>(
   waiting: number,
   signal: AbortSignal | undefined,
   run: () => Promise<T>,
-  granted?: (value: T) => T,
+  granted?: (value: T, at: number) => T,
 ): Promise<T> {
   const trace = new WaitTrace(probe, operation, info, waiting, signal)
   let promise: Promise<T>
@@ -374,8 +375,9 @@ export function traceWait<T>(
   trace.returned()
   return promise.then(
     (value) => {
-      const result = granted === undefined ? value : granted(value)
-      trace.granted(result)
+      const at = now()
+      const result = granted === undefined ? value : granted(value, at)
+      trace.granted(result, at)
       return result
     },
     (error: unknown) => {
