@@ -254,7 +254,8 @@ export class RedisStore<K = string, V = unknown> implements Store<K, V> {
       stop()
       return { kind: 'lease', lease: this.lease(key, token, String(reply[1])) }
     }
-    return { kind: 'busy', wait: (signal) => this.wait(key, foundFence, inbox, signal).finally(stop) }
+    const holder = String(reply[1] ?? '')
+    return { kind: 'busy', wait: (signal) => this.wait(key, foundFence, holder, inbox, signal).finally(stop) }
   }
 
   /** Closes the subscriber connection this store created. */
@@ -262,18 +263,30 @@ export class RedisStore<K = string, V = unknown> implements Store<K, V> {
     this.subscriber.close()
   }
 
-  private async wait(key: K, foundFence: string, inbox: { message?: DoneMessage; wake?: () => void }, signal: AbortSignal): Promise<LeaseWaitResult<V>> {
+  private async wait(
+    key: K,
+    foundFence: string,
+    holder: string,
+    inbox: { message?: DoneMessage; wake?: () => void },
+    signal: AbortSignal,
+  ): Promise<LeaseWaitResult<V>> {
     await this.afterLockMiss?.()
     for (;;) {
       if (inbox.message !== undefined) return this.received(key, inbox.message)
       let polled: [number, string?, number?]
       try {
-        polled = (await this.connection.eval('RedisStore.poll', POLL, [this.valueKey(key), this.lockKey(key)], [foundFence])) as [number, string?, number?]
+        polled = (await this.connection.eval('RedisStore.poll', POLL, [this.valueKey(key), this.lockKey(key), this.outcomeKey(key, holder)], [foundFence])) as [
+          number,
+          string?,
+          number?,
+        ]
       } catch (error) {
         if (this.failOpen && error instanceof RedisUnavailableError) return { kind: 'retry' } // the next acquire finds Redis down and loads here
         throw error
       }
       if (polled[0] === 0) return { kind: 'entry', entry: this.remember(key, this.decode(polled[1]!, polled[2]!)) }
+      // The holder's announced outcome, read before its pub/sub message reached us.
+      if (polled[0] === 3) return this.received(key, JSON.parse(polled[1]!) as DoneMessage)
       if (polled[0] === 2) {
         // Free and nothing new: the leader died, gave up, or announced while we polled.
         return inbox.message !== undefined ? this.received(key, inbox.message) : { kind: 'retry' }
@@ -363,8 +376,8 @@ export class RedisStore<K = string, V = unknown> implements Store<K, V> {
     const written = await this.connection.eval(
       'RedisStore.finish',
       FINISH,
-      [this.valueKey(key), this.lockKey(key), this.seqKey(key)],
-      [token, fence, payload, keepMs, this.doneChannel, JSON.stringify(message), JSON.stringify(fencedOut)],
+      [this.valueKey(key), this.lockKey(key), this.seqKey(key), this.outcomeKey(key, token)],
+      [token, fence, payload, keepMs, this.doneChannel, JSON.stringify(message), JSON.stringify(fencedOut), Math.max(1_000, this.pollInterval * 4)],
     )
     return Number(written) === 1
   }
@@ -432,6 +445,11 @@ export class RedisStore<K = string, V = unknown> implements Store<K, V> {
 
   private lockKey(key: K): string {
     return `${this.prefix}{${this.tag(key)}}:l`
+  }
+
+  /** Where a lease's announced outcome stays briefly, for followers that poll before its message arrives. */
+  private outcomeKey(key: K, token: string): string {
+    return `${this.prefix}{${this.tag(key)}}:o:${token}`
   }
 
   private seqKey(key: K): string {

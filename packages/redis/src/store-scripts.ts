@@ -19,7 +19,7 @@ redis.call('set', ${seq}, string.format('%d', fence), 'PX', keep)`
 /**
  * The conditional lease. KEYS: value, lock, seq · ARGV: token, lockTtl, foundFence ('0': none).
  * → {0, value, pttl}: an entry other than the one the caller read is there — take it, load nothing;
- *   {1, fence}: the lease is ours; {2}: another process holds it.
+ *   {1, fence}: the lease is ours; {2, holderToken}: another process holds it.
  */
 export const ACQUIRE = `
 local v = redis.call('get', KEYS[1])
@@ -31,11 +31,13 @@ if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   ${NEXT_FENCE('KEYS[3]', 'ARGV[2]')}
   return { 1, string.format('%d', fence) }
 end
-return { 2 }`
+return { 2, redis.call('get', KEYS[2]) }`
 
 /**
- * A follower's poll. KEYS: value, lock · ARGV: foundFence.
- * → {0, value, pttl}: a newer entry; {1}: the lease is still held; {2}: no lease and nothing new.
+ * A follower's poll. KEYS: value, lock, outcome (of the lease it waits on) · ARGV: foundFence.
+ * → {0, value, pttl}: a newer entry; {3, message}: the lease's announced outcome (kept briefly,
+ *   for followers whose pub/sub message has not arrived yet); {1}: a lease is still held;
+ *   {2}: no lease and nothing new (the holder crashed or gave up: take over).
  */
 export const POLL = `
 local v = redis.call('get', KEYS[1])
@@ -43,6 +45,8 @@ if v then
   local f = string.match(v, '^(%d+)\\n') or '0'
   if f ~= ARGV[1] then return { 0, v, redis.call('pttl', KEYS[1]) } end
 end
+local o = redis.call('get', KEYS[3])
+if o then return { 3, o } end
 if redis.call('exists', KEYS[2]) == 1 then return { 1 } end
 return { 2 }`
 
@@ -56,12 +60,13 @@ end
 return 0`
 
 /**
- * The end of a lease, whatever the outcome. KEYS: value, lock, seq · ARGV: token, fence,
- * payload ('' to write nothing), keepMs, channel, message, fencedOutMessage.
+ * The end of a lease, whatever the outcome. KEYS: value, lock, seq, outcome · ARGV: token, fence,
+ * payload ('' to write nothing), keepMs, channel, message, fencedOutMessage, outcomeMs.
  * Writes only if no newer lease, set() or delete() took a fence since this lease's grant; frees
  * the lock if still ours; then announces `message` if written (or, still ours, nothing was to
  * be written), `fencedOutMessage` (a retry) if ours but the write was refused, and nothing if a
- * newer leader owns the key now (it will announce). → 1 written, 0 not.
+ * newer leader owns the key now (it will announce). The announcement is also kept under the
+ * lease's outcome key for `outcomeMs`. → 1 written, 0 not.
  */
 export const FINISH = `
 local written = 0
@@ -73,8 +78,14 @@ if ARGV[3] ~= '' and current then
 end
 local mine = redis.call('get', KEYS[2]) == ARGV[1]
 if mine then redis.call('del', KEYS[2]) end
-if written == 1 or (mine and ARGV[3] == '') then redis.call('publish', ARGV[5], ARGV[6])
-elseif mine then redis.call('publish', ARGV[5], ARGV[7]) end
+local announced = false
+if written == 1 or (mine and ARGV[3] == '') then announced = ARGV[6]
+elseif mine then announced = ARGV[7] end
+if announced then
+  redis.call('publish', ARGV[5], announced)
+  -- The same outcome, for a follower whose poll runs before the message reaches it.
+  redis.call('set', KEYS[4], announced, 'PX', ARGV[8])
+end
 return written`
 
 /** An explicit set(): takes a fence so running loads cannot overwrite it. KEYS: value, seq · ARGV: payload, keepMs, channel, message. */
