@@ -2,58 +2,51 @@
 // through the lease hook. Two stores in one process stand for two processes (each has its own
 // connections, subscriber and L1), so every race here is set up on events, not on timing.
 import { NotSharedError, RemoteError, SingleFlightCache, type CacheEntry } from '@yieldpoint/core'
-import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { RedisStore, type RedisStoreOptions } from '../src'
-import { startRedis } from './redis-server'
+import { connect } from './clients'
+import { matrix } from './matrix'
 
-let redis: Awaited<ReturnType<typeof startRedis>>
-const clients: Redis[] = []
-const stores: RedisStore<string, unknown>[] = []
-let prefixes = 0
+describe.each(matrix())('$name: RedisStore through the lease hook', ({ lib, target }) => {
+  const closers: (() => void)[] = []
+  const stores: RedisStore<string, unknown>[] = []
+  let prefixes = 0
+  const run = `${lib}-${target.topology}-${Date.now()}`
 
-beforeAll(async () => {
-  redis = await startRedis()
-})
-afterEach(() => {
-  for (const s of stores.splice(0)) s.close()
-  for (const c of clients.splice(0)) c.disconnect()
-})
-afterAll(async () => {
-  await redis.stop()
-})
-
-/** A fresh prefix per test: two "processes" of one test share it, tests never do. */
-function processes(n: number, options: Partial<RedisStoreOptions> = {}): RedisStore<string, unknown>[] {
-  const prefix = `seam${++prefixes}:`
-  return Array.from({ length: n }, () => {
-    const client = new Redis(redis.url)
-    clients.push(client)
-    const store = new RedisStore<string, unknown>({ client, prefix, pollInterval: 20, ...options })
-    stores.push(store)
-    return store
+  afterEach(() => {
+    for (const s of stores.splice(0)) s.close()
+    for (const c of closers.splice(0)) c()
   })
-}
 
-/** One more process on the last prefix, that reports when it waits on another's lease. */
-function follower(options: Partial<RedisStoreOptions> = {}): { store: RedisStore<string, unknown>; busy: Promise<void> } {
-  const client = new Redis(redis.url)
-  clients.push(client)
-  const busy = deferred()
-  const store = new RedisStore<string, unknown>({ client, prefix: `seam${prefixes}:`, pollInterval: 20, afterLockMiss: async () => busy.resolve(), ...options })
-  stores.push(store)
-  return { store, busy: busy.promise }
-}
+  async function store(prefix: string, options: Partial<RedisStoreOptions>): Promise<RedisStore<string, unknown>> {
+    const { client, close } = await connect(lib, target)
+    closers.push(close)
+    const s = new RedisStore<string, unknown>({ client, prefix, pollInterval: 20, ...options } as RedisStoreOptions)
+    stores.push(s)
+    return s
+  }
 
-function deferred<T = void>() {
-  let resolve!: (v: T) => void
-  const promise = new Promise<T>((r) => (resolve = r))
-  return { promise, resolve }
-}
+  /** A fresh prefix per test: two "processes" of one test share it, tests never do. */
+  async function processes(n: number, options: Partial<RedisStoreOptions> = {}): Promise<RedisStore<string, unknown>[]> {
+    const prefix = `seam:${run}:${++prefixes}:`
+    return Promise.all(Array.from({ length: n }, () => store(prefix, options)))
+  }
 
-describe('RedisStore through the lease hook', () => {
+  /** One more process on the last prefix, that reports when it waits on another's lease. */
+  async function follower(options: Partial<RedisStoreOptions> = {}): Promise<{ store: RedisStore<string, unknown>; busy: Promise<void> }> {
+    const busy = deferred()
+    const s = await store(`seam:${run}:${prefixes}:`, { afterLockMiss: async () => busy.resolve(), ...options })
+    return { store: s, busy: busy.promise }
+  }
+
+  function deferred<T = void>() {
+    let resolve!: (v: T) => void
+    const promise = new Promise<T>((r) => (resolve = r))
+    return { promise, resolve }
+  }
+
   it('item 11: a process that misses just as another commits takes that result instead of loading again', async () => {
-    const [a, b] = processes(2)
+    const [a, b] = await processes(2)
     const cacheA = new SingleFlightCache<string, unknown>({ ttl: 60_000, store: a! })
     const cacheB = new SingleFlightCache<string, unknown>({ ttl: 60_000, store: b! })
     // B reads (a miss); before B asks for the lease, A loads and commits.
@@ -69,7 +62,7 @@ describe('RedisStore through the lease hook', () => {
   })
 
   it('item 3: with l1, a delete from another process during a load fences the commit out, and the L1 stays empty', async () => {
-    const [a, b] = processes(2, { l1: { max: 100 } })
+    const [a, b] = await processes(2, { l1: { max: 100 } })
     const cacheA = new SingleFlightCache<string, unknown>({ ttl: 60_000, store: a! })
     const cacheB = new SingleFlightCache<string, unknown>({ ttl: 60_000, store: b! })
     const loading = deferred()
@@ -90,8 +83,8 @@ describe('RedisStore through the lease hook', () => {
   })
 
   it('item 2: a follower that misses the failure message and polls an errorTtl entry rejects with the error, never undefined', async () => {
-    const [a] = processes(1)
-    const b = follower({ ignoreMessages: true })
+    const [a] = await processes(1)
+    const b = await follower({ ignoreMessages: true })
     const loading = deferred()
     const release = deferred()
     const cacheA = new SingleFlightCache<string, unknown>({ errorTtl: 60_000, store: a! })
@@ -124,17 +117,17 @@ describe('RedisStore through the lease hook', () => {
   })
 
   it('item 15: the errorTtl entry is in Redis before the leader’s callers reject: a process asking then fails fast, without loading', async () => {
-    const [a, b] = processes(2)
+    const [a, b] = await processes(2)
     const cacheA = new SingleFlightCache<string, unknown>({ errorTtl: 60_000, store: a! })
     const cacheB = new SingleFlightCache<string, unknown>({ errorTtl: 60_000, store: b! })
     // Hold A's write of the error entry for a macrotask, and record what happens first.
     const order: string[] = []
-    const client = (a as unknown as { connection: { client: Redis } }).connection.client
-    const evalsha = client.evalsha.bind(client) as (...args: unknown[]) => Promise<unknown>
-    ;(client as unknown as { evalsha: unknown }).evalsha = async (...args: unknown[]) => {
-      if (!args.some((x) => typeof x === 'string' && x.includes('origin down'))) return evalsha(...args)
+    const connection = (a as unknown as { connection: { eval: (...args: unknown[]) => Promise<unknown> } }).connection
+    const evaluate = connection.eval.bind(connection)
+    connection.eval = async (...args: unknown[]) => {
+      if (!JSON.stringify(args).includes('origin down')) return evaluate(...args)
       await new Promise((r) => setImmediate(r))
-      const result = await evalsha(...args)
+      const result = await evaluate(...args)
       order.push('written')
       return result
     }
@@ -156,8 +149,8 @@ describe('RedisStore through the lease hook', () => {
   })
 
   it('item 4: a value the codec cannot write (a BigInt) rejects every caller in every process and frees the key', async () => {
-    const [a] = processes(1)
-    const b = follower()
+    const [a] = await processes(1)
+    const b = await follower()
     const cacheA = new SingleFlightCache<string, unknown>({ ttl: 60_000, store: a! })
     const cacheB = new SingleFlightCache<string, unknown>({ ttl: 60_000, store: b.store })
     const release = deferred()
@@ -175,7 +168,7 @@ describe('RedisStore through the lease hook', () => {
     release.resolve()
     expect(await leader).toBeInstanceOf(TypeError)
     expect(((await waiting) as Error).message).toMatch(/BigInt/)
-    expect(cacheA.inFlight).toBe(0)
+    expect(cacheA.statistics().inFlight).toBe(0)
     expect(await cacheA.getOrSet('k', () => 'plain')).toBe('plain')
   })
 
@@ -188,8 +181,8 @@ describe('RedisStore through the lease hook', () => {
       ['keep', true],
       ['share', true],
     ] as const) {
-      const [a] = processes(1)
-      const b = follower({ ignoreMessages })
+      const [a] = await processes(1)
+      const b = await follower({ ignoreMessages })
       const cacheA = new SingleFlightCache<string, unknown>({ ttl: 60_000, store: a! })
       const cacheB = new SingleFlightCache<string, unknown>({ ttl: 60_000, store: b.store })
       const loading = deferred()
@@ -212,7 +205,7 @@ describe('RedisStore through the lease hook', () => {
   })
 
   it('the store gets the cache’s clock through init: entries are in the cache’s time base', async () => {
-    const [a] = processes(1)
+    const [a] = await processes(1)
     const t = 1_000_000
     const cache = new SingleFlightCache<string, unknown>({ ttl: 5_000, now: () => t, store: a! })
     await cache.getOrSet('k', () => 'v')
