@@ -1,5 +1,5 @@
 import { InvalidArgumentError, TimeoutError } from '@yieldpoint/core'
-import type { Cluster, Redis } from 'ioredis'
+import { Redis as IORedis, type Cluster, type Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KeyEncodingError, LockLostError, RedisKeyedLock, RedisReplyError, RedisUnavailableError } from '../src'
 import { admin, allKeys, connect, type Lib } from './clients'
@@ -201,6 +201,20 @@ describe.each(['ioredis', 'node-redis'] as Lib[])('%s: RedisKeyedLock when Redis
     const g = await locks.acquire('k', { timeout: 30_000 })
     await g.releaseAsync()
     locks.close()
+  })
+
+  it('a lease past 2^31 ms is extended every third of it, not every millisecond (the watchdog re-arms)', async () => {
+    const admin = new IORedis(server.port, '127.0.0.1')
+    const scripts = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0)
+    const locks = new RedisKeyedLock({ client, prefix: 'r5:', lockTtl: 2 ** 33 })
+    const g = await locks.acquire('k')
+    const before = await scripts()
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)) // a setInterval clamped to 1 ms would have fired
+    await new Promise((r) => setTimeout(r, 20))
+    expect(await scripts()).toBe(before + 0) // no EXTEND (INFO itself is not a script)
+    await g.releaseAsync()
+    locks.close()
+    admin.disconnect()
   })
 
   it('runExclusive returns fn’s result though Redis died while fn ran; the failed release is reported apart', async () => {
