@@ -1,6 +1,7 @@
 import { NotSharedError } from './errors'
 import { checkKey } from './keys'
 import { Flight } from './flight'
+import { reentrancyDetection } from './reentrancy'
 import { checkFunction, checkWaitOptions, type WaitOptions } from './options'
 import { checkName, label, probes, publishLookup, traceLoad } from './diagnostics'
 
@@ -87,12 +88,12 @@ export class SingleFlight<K = string, V = unknown> implements Coalescer<K, V> {
 
   /**
    * @param options.name a label for error messages and the `yieldpoint:single-flight` diagnostics channel.
-   * @param options.detectReentrancy reject a function that runs its own key (default true). It
-   * uses AsyncLocalStorage while calls run, which on Node 20 slows every promise the process
-   * creates meanwhile; turn it off if your functions never call back into the same group.
+   * @param options.detectReentrancy reject a function that runs its own key. Default: on where
+   * AsyncLocalStorage is cheap (Node >= 24, AsyncContextFrame), off on Node 20 and 22 (it slows
+   * every promise while calls run); `true` forces it on any Node, `false` turns it off.
    */
   constructor(options: { name?: string; detectReentrancy?: boolean } = {}) {
-    this.detectReentrancy = options.detectReentrancy !== false
+    this.detectReentrancy = reentrancyDetection(options.detectReentrancy)
     this.name = checkName(options.name, 'SingleFlight')
     this.api = label('SingleFlight', this.name, 'run()')
   }

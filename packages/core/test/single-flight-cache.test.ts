@@ -64,7 +64,7 @@ describe('SingleFlightCache — concurrency (docs/conformance/single-flight.md S
 
   it('SF-03: a loader for A may call get(B); a loader re-entering A rejects with ReentrancyError', async () => {
     vi.useRealTimers()
-    const cache = new SingleFlightCache<string, number>({ ttl: 1000 })
+    const cache = new SingleFlightCache<string, number>({ ttl: 1000, detectReentrancy: true })
     await expect(cache.getOrSet('A', async () => 1 + (await cache.getOrSet('B', () => 1)))).resolves.toBe(2)
     await expect(cache.getOrSet('X', async () => cache.getOrSet('X', () => 1))).rejects.toBeInstanceOf(ReentrancyError)
     // a cycle through another key

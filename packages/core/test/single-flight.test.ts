@@ -1,5 +1,6 @@
 import { describe, expect, it, vi, afterEach } from 'vitest'
 import { InvalidArgumentError, ReentrancyError, SingleFlight } from '../src'
+import { frameBacked } from '../src/reentrancy'
 import { abortCount, settle, track } from './helpers'
 
 afterEach(() => {
@@ -109,7 +110,7 @@ describe('SingleFlight (docs/conformance/primitives.md case 45, Go singleflight)
   })
 
   it('a function that runs its own key rejects with ReentrancyError instead of deadlocking', async () => {
-    const sf = new SingleFlight()
+    const sf = new SingleFlight({ detectReentrancy: true })
     const direct = sf.run('a', () => sf.run('a', () => 1))
     await expect(direct).rejects.toBeInstanceOf(ReentrancyError)
     const later = sf.run('b', async () => {
@@ -129,6 +130,19 @@ describe('SingleFlight (docs/conformance/primitives.md case 45, Go singleflight)
 })
 
 describe('SingleFlight options', () => {
+  it('detectReentrancy defaults to on exactly where AsyncLocalStorage runs on AsyncContextFrame (Node >= 24)', async () => {
+    // npm test runs the core tests on Node 20, 22 and 24, so both branches run.
+    const sf = new SingleFlight()
+    let inner: Promise<unknown> | undefined
+    const outer = sf.run('a', () => {
+      inner = sf.run('a', () => 1)
+      return 'outer'
+    })
+    expect(await outer).toBe('outer')
+    if (frameBacked) await expect(inner).rejects.toBeInstanceOf(ReentrancyError)
+    else expect(await inner).toBe('outer')
+  })
+
   it('detectReentrancy: false skips the check (and its AsyncLocalStorage cost)', async () => {
     const sf = new SingleFlight({ detectReentrancy: false })
     let inner: Promise<unknown> | undefined
