@@ -432,7 +432,7 @@ describe('diagnostics channels: caches', () => {
   })
 
   it('names appear in cache error messages and are validated', async () => {
-    const cache = new SingleFlightCache<string, number>({ name: 'c1' })
+    const cache = new SingleFlightCache<string, number>({ name: 'c1', detectReentrancy: true })
     await expect(cache.getOrSet('k', () => cache.getOrSet('k', async () => 1))).rejects.toThrow('SingleFlightCache("c1").getOrSet()')
     expect(() => new SingleFlightCache({ name: 5 as unknown as string })).toThrow(InvalidArgumentError)
     expect(() => new SingleFlight({ name: '' })).toThrow(InvalidArgumentError)
