@@ -72,7 +72,8 @@ beforeAll(async () => {
   mkdirSync(out, { recursive: true })
   // ESM, so top-level await and `using` work as they would in the reader's project.
   writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n')
-  writeFileSync(join(out, 'tsconfig.json'), `${JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', experimentalDecorators: true, emitDecoratorMetadata: true, strict: true } }, null, 2)}\n`)
+  const tsconfig = { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', experimentalDecorators: true, emitDecoratorMetadata: true, strict: true }
+  writeFileSync(join(out, 'tsconfig.json'), `${JSON.stringify({ compilerOptions: tsconfig }, null, 2)}\n`)
   for (const s of snippets) writeFileSync(join(out, s.file), s.code)
   const files = snippets.map((s) => join(out, s.file))
   for (const [mode, options] of Object.entries(modes)) {
