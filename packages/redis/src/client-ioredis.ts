@@ -14,7 +14,7 @@ interface IoredisCommands {
   subscribe(...channels: string[]): Promise<unknown>
   on(event: string, listener: (...args: never[]) => void): unknown
   disconnect(): void
-  duplicate(): IoredisCommands
+  duplicate(...overrides: unknown[]): IoredisCommands
   status: string
   options: { enableOfflineQueue?: boolean }
 }
@@ -92,8 +92,22 @@ export function ioredisClient(client: IoredisCommands, subscriber: unknown, api:
     unlink: (keys) =>
       run('UNLINK', () => (cluster ? Promise.all(keys.map((k) => client.unlink(k))) : keys.length ? client.unlink(...keys) : Promise.resolve(0))),
     subscribe: (channels, onMessage) =>
-      ioredisSubscription(subscriber === undefined ? client.duplicate() : (subscriber as IoredisCommands), subscriber === undefined, channels, onMessage),
+      ioredisSubscription(
+        subscriber === undefined ? subscriberOf(client, cluster) : (subscriber as IoredisCommands),
+        subscriber === undefined,
+        channels,
+        onMessage,
+      ),
   }
+}
+
+/**
+ * The connection we open for SUBSCRIBE keeps an offline queue: a late SUBSCRIBE has no effect to
+ * undo, and without the queue ioredis's own re-subscribe after a reconnect rejects unhandled
+ * ("Stream isn't writeable") when the connection drops again at once — which ends the process.
+ */
+function subscriberOf(client: IoredisCommands, cluster: boolean): IoredisCommands {
+  return cluster ? client.duplicate(undefined, { enableOfflineQueue: true }) : client.duplicate({ enableOfflineQueue: true })
 }
 
 /**

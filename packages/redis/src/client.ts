@@ -63,7 +63,11 @@ export interface RedisSubscription {
  * ```
  */
 export interface ToRedisClientOptions {
-  /** A connection of the same library to use for SUBSCRIBE (not closed by us). Default: a duplicate of the client, closed by `close()`. */
+  /**
+   * A connection of the same library to use for SUBSCRIBE (not closed by us). Default: a duplicate
+   * of the client, closed by `close()`. It may keep its offline queue (a late SUBSCRIBE is
+   * harmless); with ioredis it should, or its own re-subscribe after a reconnect can reject unhandled.
+   */
   subscriber?: unknown
   /** Name of the calling API, for error messages. */
   api?: string

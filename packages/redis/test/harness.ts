@@ -42,6 +42,7 @@ export async function startWorker(env: Record<string, string>): Promise<Worker> 
     child,
     send: <T>(op: string, args: Record<string, unknown> = {}) =>
       new Promise<T>((resolve, reject) => {
+        if (child.exitCode !== null || child.signalCode !== null) return reject(new Error('worker exited'))
         const id = ++nextId
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
         child.stdin!.write(`${JSON.stringify({ id, op, ...args })}\n`)

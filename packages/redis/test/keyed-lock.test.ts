@@ -68,7 +68,7 @@ describe.each(matrix())('$name: RedisKeyedLock (one process)', ({ lib, target })
     locks.close()
   })
 
-  it('keys that cannot cross the wire faithfully throw KeyEncodingError synchronously', () => {
+  it('keys that cannot cross the wire faithfully throw KeyEncodingError synchronously', async () => {
     const locks = new RedisKeyedLock<unknown>({ client, prefix: 'u5:' })
     class Ref {
       constructor(readonly id: number) {}
@@ -79,7 +79,9 @@ describe.each(matrix())('$name: RedisKeyedLock (one process)', ({ lib, target })
     expect(() => locks.acquire('\uD800x')).toThrow(KeyEncodingError) // a lone surrogate arrives as U+FFFD
     expect(() => locks.runExclusive(new Ref(2), () => 1)).toThrow(KeyEncodingError)
     const withEncoder = new RedisKeyedLock<Ref>({ client, prefix: 'u5:', key: (r) => `ref:${r.id}` })
-    expect(() => withEncoder.acquire({ id: 1 } as Ref)).not.toThrow()
+    let pending: Promise<{ releaseAsync(): Promise<void> }> | undefined
+    expect(() => (pending = withEncoder.acquire({ id: 1 } as Ref))).not.toThrow()
+    await (await pending!).releaseAsync() // settled before the client closes
     const bad = new RedisKeyedLock<Ref>({ client, prefix: 'u5:', key: () => 42 as unknown as string })
     expect(() => bad.acquire(new Ref(1))).toThrow(KeyEncodingError)
     for (const l of [locks, withEncoder, bad]) l.close()

@@ -65,6 +65,8 @@ class Pool {
 
   async reset(): Promise<void> {
     this.used = 0
+    // A worker that died (a failed test) is replaced the next time one is needed.
+    this.workers = this.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null)
     await Promise.all(this.workers.map((w) => w.send('reset')))
   }
 
