@@ -14,7 +14,9 @@ export function origin(req: Request): string {
   let host = req.get('x-forwarded-host')
   if (!host || !trust?.(req.socket.remoteAddress, 0)) host = req.get('host')
   else if (host.includes(',')) host = host.slice(0, host.indexOf(',')).trimEnd()
-  return `${req.protocol}://${(host ?? '').toLowerCase()}`
+  // Not lower-cased: the handler sees the host as sent (`req.hostname`), and a lookup by it may
+  // answer `ACME.example.com` differently from `acme.example.com` — one must not answer the other.
+  return `${req.protocol}://${host ?? ''}`
 }
 
 /** The partition of the request's credentials (a hash, never the credentials), or '' if it has none. @internal */

@@ -46,6 +46,24 @@ describe.each(expressVersions)('coalesce() in real deployments, on %s', (_name, 
     }
   })
 
+  it('1. the host in the key is exactly the one the handler sees: a Host in other letter case never poisons the real one', async () => {
+    const app = express()
+    const tenants: Record<string, string> = { 'acme.example.com': 'acme' }
+    app.get('/config', coalesce({ ttl: 60_000 }), (req, res) => {
+      res.send(`tenant=${tenants[req.hostname] ?? 'unknown'}`) // a lookup that is case-sensitive, as most are
+    })
+    const server = await listen(app)
+    try {
+      const shouting = await request(`${server.url}/config`, { headers: { host: 'ACME.example.com' } })
+      expect(shouting.body.toString()).toBe('tenant=unknown')
+      const acme = await request(`${server.url}/config`, { headers: { host: 'acme.example.com' } })
+      expect(acme.body.toString()).toBe('tenant=acme')
+      expect(acme.headers['x-coalesce']).toBe('leader')
+    } finally {
+      await server.close()
+    }
+  })
+
   it('1. behind a trusted proxy, X-Forwarded-Proto and X-Forwarded-Host are part of the key, as the handler sees them', async () => {
     const app = express()
     app.set('trust proxy', 'loopback')

@@ -40,7 +40,8 @@ export function origin(request: CoalescedRequest): string {
     host = req.host ?? req.hostname ?? header('host')
   }
   const scheme = req.protocol ?? (req.socket?.encrypted ? 'https' : 'http')
-  return `${scheme}://${(host ?? '').toLowerCase()}`
+  // Not lower-cased: the handler sees the host as sent, and may answer another letter case differently.
+  return `${scheme}://${host ?? ''}`
 }
 
 /** A hash of the request's credentials, or '' if it has none. @internal */

@@ -130,6 +130,15 @@ describe('@yieldpoint/nestjs in real deployments', () => {
     expect(page.runs).toBe(2) // the second shop request was a hit of shop's own entry
   })
 
+  it('1. the host in the @Coalesce key is exactly the one the handler sees: another letter case is another key', async () => {
+    const { url, page } = await start()
+    const shouting = await get(`${url}/page`, { host: 'SHOP.example.com' })
+    expect(JSON.parse(shouting.body)).toEqual({ link: 'http://SHOP.example.com/cart' })
+    const shop = await get(`${url}/page`, { host: 'shop.example.com' })
+    expect(JSON.parse(shop.body)).toEqual({ link: 'http://shop.example.com/cart' })
+    expect(page.runs).toBe(2)
+  })
+
   it('1. behind a trusted proxy, X-Forwarded-Proto/-Host are part of the @Coalesce key', async () => {
     const { url, page } = await start(true)
     const https = await get(`${url}/page`, { host: 'shop.example.com', 'x-forwarded-proto': 'https' })
