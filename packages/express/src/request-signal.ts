@@ -40,32 +40,47 @@ export class ClientClosedError extends YieldpointError {
  * Runs `fn` once the handler is done with the response: it called `res.end()` (even if the
  * client has gone — the work was still running until then) or destroyed it. A closed socket
  * alone is not the end: the handler may still be working. Invariant: `fn` runs at most once.
+ *
+ * The end that counts is the one the handler calls, i.e. the *outermost* `res.end`. Layers
+ * mounted later (`compression()`) replace `res.end` with their own and call ours only once their
+ * output is flushed — which never happens when the client left mid-body (gzip waits for a
+ * `drain` that a dead socket never emits), so a wrapper installed now would hold the lock or
+ * permit forever. `res.end`/`res.destroy` therefore become accessors: whatever a later layer
+ * assigns is wrapped in turn, so the handler's own call always passes through here.
  * @internal
  */
 export function onHandlerDone(res: Response, fn: () => void): void {
-  const end = res.end
-  const destroy = res.destroy
   let done = false
+  const restores: (() => void)[] = []
   const once = (): void => {
     if (done) return
     done = true
-    if (res.end === wrappedEnd) res.end = end
-    if (res.destroy === wrappedDestroy) res.destroy = destroy
+    for (const restore of restores) restore()
     res.off('finish', once)
     fn()
   }
-  const wrappedEnd = function (this: Response, ...args: unknown[]) {
-    const result = (end as (...a: unknown[]) => Response).apply(this, args)
-    once()
-    return result
-  } as Response['end']
-  const wrappedDestroy = function (this: Response, error?: Error) {
-    const result = destroy.call(this, error)
-    once()
-    return result
-  } as Response['destroy']
-  res.end = wrappedEnd
-  res.destroy = wrappedDestroy
-  // `finish` also covers an `end` that bypassed the wrapper (a layer that kept the old reference).
+  for (const name of ['end', 'destroy'] as const) {
+    let current = res[name] as (...args: unknown[]) => unknown
+    const wrap = (inner: (...args: unknown[]) => unknown) =>
+      function (this: Response, ...args: unknown[]) {
+        try {
+          return inner.apply(this, args)
+        } finally {
+          once()
+        }
+      }
+    let outer = wrap(current)
+    Object.defineProperty(res, name, {
+      configurable: true,
+      enumerable: true,
+      get: () => outer,
+      set: (next: (...args: unknown[]) => unknown) => {
+        current = next
+        outer = wrap(next)
+      },
+    })
+    restores.push(() => Object.defineProperty(res, name, { configurable: true, enumerable: true, writable: true, value: current }))
+  }
+  // `finish` also covers an `end` that bypassed the accessor (a layer that redefined the property).
   res.once('finish', once)
 }

@@ -1,7 +1,8 @@
+import compression from 'compression'
 import { describe, expect, it } from 'vitest'
 import { InvalidArgumentError, TimeoutError, YieldpointError } from '@yieldpoint/core'
 import { ClientClosedError, concurrencyLimit, requestSignal, serialize } from '../src'
-import { expressVersions, gate, listen, macrotask, until } from './helpers'
+import { expressVersions, gate, listen, macrotask, request, until } from './helpers'
 
 describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_name, express) => {
   it('serialize: the lost update is gone per key, and different keys run in parallel', async () => {
@@ -171,6 +172,48 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
       expect(statuses).toEqual([200, 200, 200, 200])
       expect(max).toBe(2)
       await until(() => limit.semaphore.value === 2, 'every permit back')
+    } finally {
+      await server.close()
+    }
+  })
+
+  it.each([
+    ['concurrencyLimit', () => concurrencyLimit({ permits: 1 })],
+    ['serialize', () => serialize({ key: () => 'report' })],
+  ] as const)('%s mounted before compression(): a handler that ends its response after the client left gives the hold back', async (_api, make) => {
+    // compression() wraps res.end after the limiter: the handler's end goes into gzip, which can
+    // never flush to a socket that is gone, so the layer below never sees the end.
+    const app = express()
+    const limit = make()
+    const heldAfterEnd: boolean[] = []
+    const backedUp = gate()
+    app.use(limit)
+    app.use(compression({ threshold: 0 }))
+    app.get('/report', (_req, res) => {
+      res.type('text')
+      const chunk = 'x'.repeat(64 * 1024)
+      const fill = (): void => {
+        // The client never reads: write until the socket pushes back, then let it hang up.
+        while (res.write(`${chunk}${Math.random()}`));
+        backedUp.open()
+      }
+      res.once('close', () => {
+        res.end('the end') // the handler is done
+        heldAfterEnd.push('semaphore' in limit ? limit.semaphore.locked() : limit.lock.locked('report'))
+      })
+      fill()
+    })
+    app.get('/next', (_req, res) => res.send('next')) // behind the same limit (app.use)
+    const server = await listen(app)
+    try {
+      const quitter = new AbortController()
+      const gone = request(`${server.url}/report`, { signal: quitter.signal, headers: { 'accept-encoding': 'gzip' } }).catch(() => 'gone')
+      await backedUp.promise
+      quitter.abort()
+      expect(await gone).toBe('gone')
+      await until(() => heldAfterEnd.length === 1, 'the handler ended its response')
+      expect(heldAfterEnd).toEqual([false])
+      expect((await request(`${server.url}/next`)).body.toString()).toBe('next')
     } finally {
       await server.close()
     }
