@@ -52,12 +52,16 @@ export function renderChart(record) {
     const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${x0 + f * PANEL_W}" y="${axisY + 16}" class="tick" text-anchor="middle">${fmt(tMax * f)}</text>`).join('')
     return `<g class="panel" data-strategy="${esc(s.strategy)}">${head}${calls}${waits}${ticks}<text x="${x0 + PANEL_W / 2}" y="${axisY + 34}" class="tick" text-anchor="middle">ms since the burst began</text></g>`
   })
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-labelledby="t-${record.app}" class="yp-chart">
-<title id="t-${record.app}">${esc(record.title)}: ${esc(naive.strategy)} made ${naive.upstreamCalls} upstream calls, ${esc(fixed.strategy)} made ${fixed.upstreamCalls}</title>
-<style>text{font-family:system-ui,-apple-system,Segoe UI,sans-serif;fill:#333}.title{font-size:15px;font-weight:600}.head{font-size:13px;font-weight:600}.sub,.label{font-size:11px;fill:#555}.tick{font-size:10px;fill:#777}.grid{stroke:#ddd;stroke-width:1}</style>
+  const title = `${esc(record.title)}: ${esc(naive.strategy)} made ${naive.upstreamCalls} upstream calls, ${esc(fixed.strategy)} made ${fixed.upstreamCalls}`
+  const recorded = `recorded ${esc(record.recordedAt.slice(0, 16).replace('T', ' '))} UTC on Node ${esc(record.node)}`
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}"
+  role="img" aria-labelledby="t-${record.app}" class="yp-chart">
+<title id="t-${record.app}">${title}</title>
+<style>text{font-family:system-ui,-apple-system,Segoe UI,sans-serif;fill:#333}.title{font-size:15px;font-weight:600}
+.head{font-size:13px;font-weight:600}.sub,.label{font-size:11px;fill:#555}.tick{font-size:10px;fill:#777}.grid{stroke:#ddd;stroke-width:1}</style>
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="50" y="28" class="title">${esc(record.title)}</text>
-<text x="50" y="44" class="sub">recorded ${esc(record.recordedAt.slice(0, 16).replace('T', ' '))} UTC on Node ${esc(record.node)} — same scales on both sides</text>
+<text x="50" y="44" class="sub">${recorded} — same scales on both sides</text>
 ${panels.join('\n')}
 </svg>
 `
