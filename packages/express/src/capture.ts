@@ -119,9 +119,13 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
   }
 
   // Closed before the handler ended: if the body had started, it can never be completed for
-  // anyone. If not, the client left while the handler still works: it finishes for the others.
+  // anyone. If not, the client left while the handler still works: it finishes for the others,
+  // and from now on nothing reaches the dead socket (see `write`).
+  let clientGone = false
   const onClose = (): void => {
-    if (state === 'running' && res.headersSent) fail('the connection closed while the body was being sent')
+    if (state !== 'running') return
+    if (res.headersSent) fail('the connection closed while the body was being sent')
+    else clientGone = true
   }
   res.on('close', onClose)
 
@@ -171,7 +175,9 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
 
   res.write = function (this: Response, chunk: Chunk, encoding?: BufferEncoding | Callback, cb?: Callback) {
     add(chunk, encoding)
-    if (buffering && state === 'running') {
+    // Held back, or the client is gone: the chunk is recorded and accepted here. A gone client's
+    // socket never drains, so `pipe()` into it would wait forever and stick the key.
+    if ((buffering || clientGone) && state === 'running') {
       takeHead(res.statusCode, [])
       const callback = typeof encoding === 'function' ? encoding : cb
       if (callback) process.nextTick(callback)

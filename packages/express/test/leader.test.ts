@@ -98,6 +98,46 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
     }
   })
 
+  it('3. a leader whose client left before the headers, then pipes its body, still answers its followers (no stuck key)', async () => {
+    const app = express()
+    const state = { arrived: 0, runs: 0 }
+    const followersIn = gate()
+    const leaderGone = gate()
+    app.use((_req, res, next) => {
+      if (++state.arrived === 1) res.once('close', leaderGone.open)
+      if (state.arrived === 4) followersIn.open()
+      next()
+    })
+    const mw = coalesce({ followerTimeout: FOREVER })
+    const body = Buffer.alloc(256 * 1024, 'y')
+    app.get('/piped', mw, async (_req, res) => {
+      state.runs++
+      await leaderGone.promise // the client hung up while the handler was still working
+      const source = new PassThrough()
+      source.pipe(res) // a socket that is gone never drains: pipe() must not wait for it
+      source.write(body.subarray(0, 128 * 1024))
+      source.end(body.subarray(128 * 1024))
+    })
+    const server = await listen(app)
+    try {
+      const quitter = new AbortController()
+      const leader = request(`${server.url}/piped`, { signal: quitter.signal }).catch(() => 'gone')
+      await until(() => state.runs === 1, 'leader running')
+      const followers = Array.from({ length: 3 }, () => request(`${server.url}/piped`))
+      await followersIn.promise
+      await until(() => mw.cache.statistics().coalesced === 3, 'followers waiting')
+      quitter.abort()
+      expect(await leader).toBe('gone')
+      const rs = await Promise.all(followers)
+      expect(rs.every((r) => r.status === 200 && r.body.equals(body))).toBe(true)
+      expect(rs.map((r) => r.headers['x-coalesce'])).toEqual(['coalesced', 'coalesced', 'coalesced'])
+      expect(state.runs).toBe(1)
+      expect(mw.cache.statistics().inFlight).toBe(0)
+    } finally {
+      await server.close()
+    }
+  })
+
   it('3. a handler that never finishes is bounded by the load deadline (loadTimeout), not by any client', async () => {
     const app = express()
     const state = { arrived: 0, runs: 0 }
