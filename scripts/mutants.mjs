@@ -24,6 +24,7 @@ const mutants = [
   ['src/abort-watch.ts', '  fanout.watchers.add(watcher)', "  fanout.watchers.add(watcher); signal.addEventListener('abort', () => {})", 'one listener per signal'],
   ['src/single-flight.ts', '    if (this.flights.get(key) === flight) this.flights.delete(key)', '    this.flights.delete(key)', 'a finished flight never removes its successor'],
   ['src/flight.ts', '    if (!insideLoad(this)) return undefined', '    return undefined', 're-entrancy is detected'],
+  ['src/reentrancy.ts', '  return option === undefined ? frameBacked : option !== false', '  return option !== false', 'detectReentrancy is on by default only where AsyncLocalStorage is frame-backed'],
   ['src/flight.ts', '    if (this.state === 0 && this.waiters.length === 0 && this.plain === 0 && this.abortWhenAbandoned) {', '    if (false) {', 'the work signal aborts when every caller left'],
   ['src/flight.ts', ' && this.plain === 0 && this.abortWhenAbandoned', ' && this.abortWhenAbandoned', 'callers without a signal keep the work alive'],
   ['src/single-flight-cache.ts', '    flight.discarded = true\n    this.flights.delete(key)', '    this.flights.delete(key)', 'delete/set win over a late result'],
