@@ -243,7 +243,13 @@ function judge({ title, results }) {
   const yp = results.yieldpoint
   if (!yp) return
   const short = title.split(' — ')[0]
-  const vsGuard = median(paired(results, 'yieldpoint', 'guard-min'))
+  const pairs = paired(results, 'yieldpoint', 'guard-min')
+  const vsGuard = median(pairs)
+  // No paired round (both abandoned at the deadline, e.g. a --quick run on a loaded machine): no verdict.
+  if (!pairs.length) {
+    verdicts.push([`${short} ${title.split(' — ')[1] ?? ''}`.trim(), '≥ 0.95× guard-min and ahead of every peer', 'no paired sample (abandoned at the deadline)', 'NO DATA'])
+    return
+  }
   verdicts.push([`${short} ${title.split(' — ')[1] ?? ''}`.trim(), '≥ 0.95× guard-min', `${vsGuard.toFixed(2)}×`, vsGuard >= 0.95 ? 'PASS' : 'FAIL'])
   const peers = Object.keys(results).filter((n) => n !== 'yieldpoint' && !adapters[n]?.floor)
   const behind = []
@@ -289,7 +295,7 @@ if (!only || only === 'primitives' || only === 'A') {
     'heap per queued waiter',
     '≤ 1.1× guard-min',
     `${heap.yieldpoint.toFixed(0)} B vs ${heap['guard-min'].toFixed(0)} B = ${ratio.toFixed(2)}×`,
-    ratio <= 1.1 ? 'PASS' : 'FAIL',
+    !(heap['guard-min'] > 0 && heap.yieldpoint > 0) ? 'NO DATA' : ratio <= 1.1 ? 'PASS' : 'FAIL',
   ])
   const c = await scenario('C — Semaphore(10), 100,000 tasks', semImpls, contendedSampler(100_000, 10), RB)
   report(c)
