@@ -213,7 +213,11 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
       if (name in before && String(before[name]) === String(value)) continue
       headers[name] = value
     }
-    const cacheControl = String(sent['cache-control'] ?? '').toLowerCase()
+    // What went out on the wire also counts: layers mounted earlier may add Set-Cookie or
+    // Cache-Control from a writeHead hook (express-session's cookie for a session this handler
+    // started), after the head was taken. Such a response is that visitor's alone.
+    const wire = res.headersSent ? res.getHeaders() : {}
+    const cacheControl = `${String(sent['cache-control'] ?? '')}, ${String(wire['cache-control'] ?? '')}`.toLowerCase()
     const names = String(sent.vary ?? '')
       .toLowerCase()
       .split(',')
@@ -225,7 +229,7 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
       body: Buffer.concat(chunks),
       vary: names,
       varyValues: options.vary(names),
-      shareable: !tooBig && sent['set-cookie'] === undefined && !/\b(private|no-store)\b/.test(cacheControl) && !names.includes('*'),
+      shareable: !tooBig && sent['set-cookie'] === undefined && wire['set-cookie'] === undefined && !/\b(private|no-store)\b/.test(cacheControl) && !names.includes('*'),
       storedAt: Date.now(),
       loadMs: performance.now() - started,
     }

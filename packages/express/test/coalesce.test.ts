@@ -1,6 +1,7 @@
+import session from 'express-session'
 import { describe, expect, it } from 'vitest'
 import { coalesce } from '../src'
-import { expressVersions, gate, listen, macrotask, until } from './helpers'
+import { expressVersions, gate, listen, macrotask, request, until } from './helpers'
 
 describe.each(expressVersions)('coalesce() on %s', (_name, express) => {
   /** An app whose upstream call waits until `expected` requests have arrived. */
@@ -117,6 +118,39 @@ describe.each(expressVersions)('coalesce() on %s', (_name, express) => {
       // and it was not cached either
       await (await fetch(`${server.url}/session?n=same`)).text()
       expect(runs).toBe(21)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('a Set-Cookie added as the headers go out (express-session before coalesce()) is never replayed either', async () => {
+    // express-session sets its cookie from a writeHead hook, after the handler's last word: a
+    // page that started a session (here: a CSRF token stored in it) belongs to that visitor alone.
+    const app = express()
+    let arrived = 0
+    let runs = 0
+    const allIn = gate()
+    app.use(session({ secret: 'test', resave: false, saveUninitialized: false }))
+    app.use((_req, _res, next) => {
+      if (++arrived === 10) allIn.open()
+      next()
+    })
+    app.get('/form', coalesce({ ttl: 60_000 }), async (req, res) => {
+      const token = `csrf-${++runs}`
+      ;(req.session as unknown as { csrf: string }).csrf = token
+      await allIn.promise
+      res.send(`<input name="csrf" value="${token}">`)
+    })
+    const server = await listen(app)
+    try {
+      const rs = await Promise.all(Array.from({ length: 10 }, () => request(`${server.url}/form`)))
+      for (const r of rs) expect(r.headers['set-cookie']).toHaveLength(1) // each visitor's own session
+      const tokens = rs.map((r) => r.body.toString())
+      expect(new Set(tokens).size).toBe(10) // nobody got another visitor's token
+      expect(rs.filter((r) => r.headers['x-coalesce'] === 'bypass')).toHaveLength(9)
+      expect(runs).toBe(10)
+      const later = await request(`${server.url}/form`)
+      expect(later.headers['x-coalesce']).toBe('leader') // not cached either
     } finally {
       await server.close()
     }
