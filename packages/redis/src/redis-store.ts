@@ -329,17 +329,25 @@ export class RedisStore<K = string, V = unknown> implements Store<K, V> {
       if (!ended) arm()
     }
     if (this.heartbeat) arm()
-    const finish = async (entry: CacheEntry<V> | undefined, keepFor: number, message: DoneMessage, fencedOut: DoneMessage): Promise<void> => {
+    // Ends the lease exactly once. `announce` builds the outcome messages; like the entry's
+    // encoding it may throw (a value the codec cannot write), so both run inside the guard:
+    // whatever throws, the lock is freed and the waiting processes hear an error, never silence
+    // (a throw before the script ran used to leave the watchdog extending the lock forever).
+    const finish = async (entry: CacheEntry<V> | undefined, keepFor: number, announce: () => [DoneMessage, DoneMessage]): Promise<void> => {
       if (ended) return
       ended = true
       watchdog?.clear()
       let payload = ''
+      let message: DoneMessage
+      let fencedOut: DoneMessage
       try {
         if (entry !== undefined) payload = this.encodeStored(entry)
+        ;[message, fencedOut] = announce()
       } catch (error) {
         // The value cannot be stored (e.g. a BigInt through JSON): free the lease and give the
         // waiting processes this error, then let the cache reject its callers with it.
-        await this.end(key, token, fence, '', 0, { k: tag, kind: 'error', e: this.serializeError(error) }, fencedOut).catch(() => {})
+        const failed: DoneMessage = { k: tag, kind: 'error', e: this.serialize(error) }
+        await this.end(key, token, fence, '', 0, failed, failed).catch(() => {})
         throw error
       }
       let written: boolean
@@ -355,20 +363,46 @@ export class RedisStore<K = string, V = unknown> implements Store<K, V> {
       }
     }
     return {
-      commit: (value, entry, keepFor) => {
-        const message: DoneMessage =
-          entry === undefined || keepFor < INLINE_BELOW_MS ? { k: tag, kind: 'value', p: this.codec.encode({ v: value }) } : { k: tag, kind: 'stored' }
-        return finish(entry, keepFor, message, { k: tag, kind: 'retry' })
-      },
-      fail: (outcome: LeaseFailure, entry, keepFor) => {
-        const message: DoneMessage =
-          outcome.kind === 'error'
-            ? { k: tag, kind: 'error', e: this.serializeError(outcome.error) }
-            : outcome.kind === 'not-shared'
-              ? { k: tag, kind: 'not-shared' }
-              : { k: tag, kind: 'retry' }
-        return finish(entry, keepFor, message, message)
-      },
+      commit: (value, entry, keepFor) =>
+        finish(entry, keepFor, () => {
+          const message: DoneMessage =
+            entry === undefined || keepFor < INLINE_BELOW_MS ? { k: tag, kind: 'value', p: this.codec.encode({ v: value }) } : { k: tag, kind: 'stored' }
+          return [message, { k: tag, kind: 'retry' }]
+        }),
+      fail: (outcome: LeaseFailure, entry, keepFor) =>
+        finish(entry, keepFor, () => {
+          const message: DoneMessage =
+            outcome.kind === 'error'
+              ? { k: tag, kind: 'error', e: this.serialize(outcome.error) }
+              : outcome.kind === 'not-shared'
+                ? { k: tag, kind: 'not-shared' }
+                : { k: tag, kind: 'retry' }
+          return [message, message]
+        }),
+    }
+  }
+
+  /**
+   * `serializeError`, made total: a thrown value it cannot handle (a null-prototype object, a
+   * throwing getter) or whose result cannot cross as JSON (a BigInt `code`, a cycle) still
+   * crosses, as a plain description — the loader's callers here keep the original.
+   */
+  private serialize(error: unknown): SerializedError {
+    let reason: unknown
+    try {
+      const serialized = this.serializeError(error)
+      JSON.stringify(serialized) // what the scripts will do with it
+      return serialized
+    } catch (failure) {
+      reason = failure
+    }
+    const what = typeof error
+    try {
+      if (error instanceof Error) return { name: String(error.name), message: String(error.message) }
+    } catch {}
+    return {
+      name: 'Error',
+      message: `The load failed in another process with a ${what} that serializeError could not turn into JSON (${reason instanceof Error ? reason.message : 'unknown reason'}).`,
     }
   }
 
@@ -422,7 +456,7 @@ export class RedisStore<K = string, V = unknown> implements Store<K, V> {
   private encodeStored(entry: CacheEntry<V>): string {
     const now = this.now()
     const stored: Stored = { f: entry.freshUntil - now, s: entry.staleUntil - now, d: 0 }
-    if (entry.kind === 'error') stored.e = this.serializeError(entry.error)
+    if (entry.kind === 'error') stored.e = this.serialize(entry.error)
     else {
       stored.v = entry.value
       stored.d = entry.delta
