@@ -229,7 +229,8 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
       body: Buffer.concat(chunks),
       vary: names,
       varyValues: options.vary(names),
-      shareable: !tooBig && sent['set-cookie'] === undefined && wire['set-cookie'] === undefined && !/\b(private|no-store)\b/.test(cacheControl) && !names.includes('*'),
+      shareable:
+        !tooBig && sent['set-cookie'] === undefined && wire['set-cookie'] === undefined && !/\b(private|no-store)\b/.test(cacheControl) && !names.includes('*'),
       storedAt: Date.now(),
       loadMs: performance.now() - started,
     }
