@@ -24,7 +24,7 @@ import { YieldpointService } from './yieldpoint.service'
  */
 export interface CoalesceOptions extends Pick<GetOrSetOptions, 'ttl'> {
   // ttl: cache the handler's result this long (ms). Default 0: only concurrent requests share it.
-  /** The resource part of the key. Default: the URL. The method, scheme and host, credential partition and revalidation preconditions are always added. */
+  /** The resource part of the key, unique within this handler. Default: the URL. The handler, method, scheme and host, credential partition and revalidation preconditions are always added. */
   key?: (request: CoalescedRequest) => string
   /**
    * Requests carrying any of `credentialHeaders`: `'partition'` (default) shares only between
@@ -104,7 +104,11 @@ export class CoalesceInterceptor implements NestInterceptor {
     )
     const partition = options.credentials === 'ignore' ? '' : credentialPartition(request, options.credentialHeaders)
     if (partition && options.credentials === 'bypass') return next.handle()
-    let key = `coalesce:${request.method} ${origin(request)} ${options.key ? options.key(request) : (request.originalUrl ?? request.url)}`
+    // The module's cache is shared by every handler: a custom key (`r => r.params.id`) is only
+    // unique within its own handler, so the handler is part of the key (by name, which is the
+    // same in every process sharing a store).
+    const handler = `${context.getClass().name}.${context.getHandler().name}`
+    let key = `coalesce:${handler} ${request.method} ${origin(request)} ${options.key ? options.key(request) : (request.originalUrl ?? request.url)}`
     if (partition) key += ` cred:${partition}`
     for (const h of KEYED_PRECONDITIONS) if (request.headers[h] !== undefined) key += ` ${h}:${String(request.headers[h])}`
     return observeCall(async (signal) => {

@@ -1,6 +1,6 @@
 import 'reflect-metadata'
 import { request as httpRequest } from 'node:http'
-import { Controller, Get, Headers, Injectable, Module, Req, type INestApplication } from '@nestjs/common'
+import { Controller, Get, Headers, Injectable, Module, Param, Req, type INestApplication } from '@nestjs/common'
 import { Test } from '@nestjs/testing'
 import { InvalidArgumentError, TimeoutError } from '@yieldpoint/core'
 import { lastValueFrom, type Observable, of } from 'rxjs'
@@ -91,6 +91,24 @@ class Risky {
   }
 }
 
+@Controller('users')
+class UsersController {
+  @Get(':id')
+  @Coalesce({ ttl: 60_000, key: (request) => String((request as unknown as { params: { id: string } }).params.id) })
+  user(@Param('id') id: string) {
+    return { kind: 'user', id }
+  }
+}
+
+@Controller('orders')
+class OrdersController {
+  @Get(':id')
+  @Coalesce({ ttl: 60_000, key: (request) => String((request as unknown as { params: { id: string } }).params.id) })
+  order(@Param('id') id: string) {
+    return { kind: 'order', id }
+  }
+}
+
 @Controller('page')
 class PageController {
   runs = 0
@@ -109,7 +127,7 @@ afterEach(async () => {
 })
 
 async function start(trustProxy = false) {
-  @Module({ imports: [YieldpointModule.forRoot({})], controllers: [PageController], providers: [Risky] })
+  @Module({ imports: [YieldpointModule.forRoot({})], controllers: [PageController, UsersController, OrdersController], providers: [Risky] })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile()
   app = moduleRef.createNestApplication({ logger: false })
@@ -137,6 +155,12 @@ describe('@yieldpoint/nestjs in real deployments', () => {
     const shop = await get(`${url}/page`, { host: 'shop.example.com' })
     expect(JSON.parse(shop.body)).toEqual({ link: 'http://shop.example.com/cart' })
     expect(page.runs).toBe(2)
+  })
+
+  it('a custom @Coalesce key is scoped to its handler: two controllers keyed by :id never answer for each other', async () => {
+    const { url } = await start()
+    expect(JSON.parse((await get(`${url}/users/1`)).body)).toEqual({ kind: 'user', id: '1' })
+    expect(JSON.parse((await get(`${url}/orders/1`)).body)).toEqual({ kind: 'order', id: '1' })
   })
 
   it('1. behind a trusted proxy, X-Forwarded-Proto/-Host are part of the @Coalesce key', async () => {
