@@ -125,6 +125,14 @@ function turbo(name, detail, ...args) {
   return r.ok
 }
 
+/** A captured check stage: one line, its log under it when it fails. */
+function check(name, detail, cmd, args) {
+  const r = capture(name, cmd, args)
+  report(r.ok, name, r.ok ? detail : 'failed (log below)', r.ms)
+  if (!r.ok) console.log(indent(r.output))
+  return { name, ok: r.ok }
+}
+
 const indent = (text) =>
   text
     .trimEnd()
@@ -135,8 +143,14 @@ const indent = (text) =>
 /** Workspace packages (packages/*, apps/*, tooling/*) that have a given script, in a stable order. */
 function workspacePackages(script) {
   const out = []
-  for (const group of ['packages', 'tooling', 'apps']) {
+  for (const group of ['packages', 'tooling', 'apps', 'docs']) {
     const dir = join(root, group)
+    // docs/ is itself one workspace package (the site), not a folder of them.
+    if (group === 'docs') {
+      const file = join(dir, 'package.json')
+      if (existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).scripts?.[script]) out.push({ name: JSON.parse(readFileSync(file, 'utf8')).name, dir })
+      continue
+    }
     if (!existsSync(dir)) continue
     for (const name of readdirSync(dir).sort()) {
       const file = join(dir, name, 'package.json')
@@ -167,15 +181,22 @@ function demo() {
   const apps = ['counter-race', 'express-stampede', 'rxjs-stampede', 'nestjs-stampede', 'pool-race']
   // The main demo needs no Redis; the cluster demo runs when a redis-server can be started.
   if (hasRedis()) apps.push('cluster-stampede')
+  // `--report`: each demo also records its run into demo-report/, and the charts page is
+  // written from those records at the end (the same page the docs site shows).
+  const wantReport = taskArgs.includes('--report')
+  const appArgs = taskArgs.filter((a) => a !== '--report')
+  const reportDir = join(root, 'demo-report')
+  const appEnv = wantReport ? { ...env, YIELDPOINT_REPORT_DIR: reportDir } : env
   for (const app of apps) {
     if (!existsSync(join(root, 'apps', app))) continue
     console.log(`\n── apps/${app} ──`)
-    const r = spawnSync('pnpm', ['run', '--silent', 'demo', ...taskArgs], { cwd: join(root, 'apps', app), env, stdio: 'inherit' })
+    const r = spawnSync('pnpm', ['run', '--silent', 'demo', ...appArgs], { cwd: join(root, 'apps', app), env: appEnv, stdio: 'inherit' })
     if (r.status !== 0) {
       console.error(`\n✗ apps/${app} demo exited with ${r.status ?? r.signal}`)
       process.exit(r.status ?? 1)
     }
   }
+  if (wantReport) required('report', 'demo-report/index.html', process.execPath, ['docs/scripts/report.mjs'], { env: appEnv })
   console.log(`\n✓ demo finished in ${seconds(performance.now() - started)}`)
 }
 
@@ -192,6 +213,13 @@ function test() {
   report(biome.ok, 'biome', biome.ok ? 'lint and format' : 'failed (log below)', biome.ms)
   if (!biome.ok) console.log(indent(biome.output))
   results.push({ name: 'biome', ok: biome.ok })
+  // Release hygiene: packaging fields (npm provenance needs `repository`), the public-API
+  // reports (an accidental export change fails until the report is updated on purpose), and the
+  // docs site: built with every check (error pages, snippets, dead links, undocumented exports)
+  // and read in headless Chromium (installed with apt when missing, like redis-server).
+  results.push(check('packaging', 'package.json fields, LICENSE, CHANGELOG', process.execPath, ['scripts/check-packaging.mjs']))
+  results.push(check('api reports', 'packages/*/etc/*.api.md match', process.execPath, ['scripts/api-report.mjs']))
+  results.push(check('docs', 'site build + headless Chromium check', process.execPath, ['docs/scripts/ci.mjs']))
   // Each package's tests run on their own (one at a time: the suites start real servers and
   // processes), output captured; a failure is printed in full under its line.
   const totals = { passed: 0, failed: 0, skipped: 0 }
