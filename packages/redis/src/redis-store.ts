@@ -209,11 +209,15 @@ export class RedisStore<K = string, V = unknown> implements Store<K, V> {
     this.l1?.delete(this.tag(key)) // a commit that raced the delete may have filled it meanwhile
   }
 
-  /** Deletes every entry under this store's prefix (SCAN + UNLINK), and every other process's L1. */
+  /** Deletes every entry under this store's prefix (SCAN + UNLINK), and every other process's L1; loads running anywhere do not write back. */
   async clear(): Promise<void> {
     this.l1?.clear()
     await this.connection.run('RedisStore.clear', async (c) => {
-      for await (const keys of c.scan(`${globEscape(this.prefix)}{*}:v`)) await c.unlink(keys) // every master of a cluster
+      // Fences first, then entries: a load running anywhere when clear() began finds its fence
+      // gone and its commit refused (as after a delete), so no value computed before the clear
+      // lands after it. New fences still increase: they come from the server's clock.
+      for await (const keys of c.scan(`${globEscape(this.prefix)}{*}:seq`)) await c.unlink(keys) // every master of a cluster
+      for await (const keys of c.scan(`${globEscape(this.prefix)}{*}:v`)) await c.unlink(keys)
       await c.publish(this.invalidateChannel, this.invalidation(null))
     })
   }
