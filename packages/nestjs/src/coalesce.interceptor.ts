@@ -3,13 +3,14 @@ import {
   Inject,
   Injectable,
   SetMetadata,
+  StreamableFile,
   UseInterceptors,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common'
 import { Reflector } from '@nestjs/core'
-import { InvalidArgumentError, TimeoutError, type GetOrSetOptions } from '@yieldpoint/core'
+import { InvalidArgumentError, NotSharedError, TimeoutError, type GetOrSetOptions } from '@yieldpoint/core'
 import { lastValueFrom, type Observable } from 'rxjs'
 import { observeCall } from './hold'
 import { BYPASS_HEADERS, credentialPartition, KEYED_PRECONDITIONS, origin, type CoalescedRequest } from './request-key'
@@ -113,16 +114,30 @@ export class CoalesceInterceptor implements NestInterceptor {
     for (const h of KEYED_PRECONDITIONS) if (request.headers[h] !== undefined) key += ` ${h}:${String(request.headers[h])}`
     return observeCall(async (signal) => {
       let own: Promise<unknown> | undefined
-      const load = (): Promise<unknown> => (own = lastValueFrom(next.handle(), { defaultValue: undefined }))
+      const load = async (ctx: { share: boolean }): Promise<unknown> => {
+        own = lastValueFrom(next.handle(), { defaultValue: undefined })
+        const result = await own
+        // A stream (StreamableFile, a Readable) can be read once: shared, the others would get
+        // a drained or partial body. The followers run the handler themselves; nothing is kept.
+        if (isStream(result)) ctx.share = false
+        return result
+      }
       try {
         return await this.yieldpoint.cache.getOrSet(key, load, { signal, ttl: options.ttl, timeout: options.followerTimeout })
       } catch (error) {
         if (own !== undefined) return own // the leader answers with its own run, however long it takes
-        if (error instanceof TimeoutError && !signal.aborted) return lastValueFrom(next.handle(), { defaultValue: undefined }) // waited too long: run it here
+        // Waited too long, or the leader's result is not shareable: run it here.
+        if ((error instanceof TimeoutError || error instanceof NotSharedError) && !signal.aborted)
+          return lastValueFrom(next.handle(), { defaultValue: undefined })
         throw error
       }
     })
   }
+}
+
+/** A result Nest pipes to the response (a `StreamableFile` or a stream): readable only once. */
+function isStream(result: unknown): boolean {
+  return result instanceof StreamableFile || (typeof result === 'object' && result !== null && typeof (result as { pipe?: unknown }).pipe === 'function')
 }
 
 /**

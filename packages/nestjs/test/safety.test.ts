@@ -1,6 +1,7 @@
 import 'reflect-metadata'
 import { request as httpRequest } from 'node:http'
-import { Controller, Get, Headers, Injectable, Module, Param, Req, type INestApplication } from '@nestjs/common'
+import { Readable } from 'node:stream'
+import { Controller, Get, Headers, Injectable, Module, Param, Req, StreamableFile, type INestApplication } from '@nestjs/common'
 import { Test } from '@nestjs/testing'
 import { InvalidArgumentError, TimeoutError } from '@yieldpoint/core'
 import { lastValueFrom, type Observable, of } from 'rxjs'
@@ -109,6 +110,17 @@ class OrdersController {
   }
 }
 
+@Controller('file')
+class FileController {
+  runs = 0
+  @Get()
+  @Coalesce({ ttl: 60_000 })
+  file() {
+    this.runs++
+    return new StreamableFile(Readable.from(['hello ', 'world'])) // a stream can be read once
+  }
+}
+
 @Controller('page')
 class PageController {
   runs = 0
@@ -127,14 +139,21 @@ afterEach(async () => {
 })
 
 async function start(trustProxy = false) {
-  @Module({ imports: [YieldpointModule.forRoot({})], controllers: [PageController, UsersController, OrdersController], providers: [Risky] })
+  @Module({ imports: [YieldpointModule.forRoot({})], controllers: [PageController, UsersController, OrdersController, FileController], providers: [Risky] })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile()
   app = moduleRef.createNestApplication({ logger: false })
   if (trustProxy) (app as unknown as { set(k: string, v: unknown): void }).set('trust proxy', 'loopback')
   await app.listen(0, '127.0.0.1')
   const { port } = app.getHttpServer().address() as { port: number }
-  return { url: `http://127.0.0.1:${port}`, port, risky: app.get(Risky), yp: app.get(YieldpointService), page: app.get(PageController) }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    risky: app.get(Risky),
+    yp: app.get(YieldpointService),
+    page: app.get(PageController),
+    file: app.get(FileController),
+  }
 }
 
 describe('@yieldpoint/nestjs in real deployments', () => {
@@ -161,6 +180,14 @@ describe('@yieldpoint/nestjs in real deployments', () => {
     const { url } = await start()
     expect(JSON.parse((await get(`${url}/users/1`)).body)).toEqual({ kind: 'user', id: '1' })
     expect(JSON.parse((await get(`${url}/orders/1`)).body)).toEqual({ kind: 'order', id: '1' })
+  })
+
+  it('@Coalesce never shares or caches a stream (StreamableFile): each request reads a whole body of its own', async () => {
+    const { url, file } = await start()
+    const first = await get(`${url}/file`)
+    const later = await get(`${url}/file`) // within ttl: a cached stream would already be drained
+    expect([first.body, later.body]).toEqual(['hello world', 'hello world'])
+    expect(file.runs).toBe(2)
   })
 
   it('1. behind a trusted proxy, X-Forwarded-Proto/-Host are part of the @Coalesce key', async () => {
