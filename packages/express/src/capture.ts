@@ -190,6 +190,14 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
     if (state !== 'running') return (inner.end as (...args: unknown[]) => Response).call(this, chunk, encoding, cb)
     if (typeof chunk !== 'function') add(chunk, encoding)
     takeHead(res.statusCode, [])
+    // The client left before the headers, and the handler ended with an error — often *because*
+    // it left (`pipeline()` into a dead socket fails with a premature close), possibly after body
+    // chunks under a 200 head (an error page glued to half a body). Not an answer to share: the
+    // followers elect a new leader.
+    if (clientGone && (head!.status >= 500 || res.statusCode !== head!.status)) {
+      fail('the handler failed after its client left')
+      return (inner.end as (...args: unknown[]) => Response).call(this, chunk, encoding, cb)
+    }
     const held = buffering
     if (!held && !res.headersSent) options.onHead?.(performance.now() - started)
     restore()
