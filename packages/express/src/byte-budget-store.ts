@@ -5,14 +5,18 @@ import type { CapturedResponse } from './capture'
 // lru-cache arms one timer per entry for its ttl: keep it within what a timer can hold.
 const LONGEST_TIMER = 2 ** 31 - 1
 
-/** Bytes an entry holds: its body, plus a fixed allowance for headers and bookkeeping. */
-function entrySize(entry: CacheEntry<CapturedResponse>): number {
+/**
+ * Bytes an entry holds: its key (the URL and any precondition values — up to Node's 16 KiB header
+ * limit, so long URLs with tiny bodies would otherwise fill memory past the budget), its body and
+ * headers, plus a fixed allowance for bookkeeping.
+ */
+function entrySize(entry: CacheEntry<CapturedResponse>, key: string): number {
   const response = entry.kind === 'value' ? entry.value : undefined
   const body = response?.body
   const bytes = body === undefined ? 0 : Buffer.isBuffer(body) ? body.length : (body.data?.length ?? 0)
   let headers = 0
   for (const [name, value] of Object.entries(response?.headers ?? {})) headers += name.length + String(value).length
-  return bytes + headers + 256
+  return key.length + bytes + headers + 256
 }
 
 /**

@@ -196,7 +196,12 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
     })
   }
   // Which request headers each URL's responses vary on, learnt from their `Vary`.
-  const varyByBase = new LRUCache<string, string[]>({ max: 10_000 })
+  // Its keys are URLs (up to 16 KiB each): bounded by their bytes too, not only by count.
+  const varyByBase = new LRUCache<string, string[]>({
+    max: 10_000,
+    maxSize: 4 * 1024 * 1024,
+    sizeCalculation: (names, base) => base.length + names.join().length + 64,
+  })
 
   const varyValues = (req: Request, names: string[]): string => names.map((n) => `${n}=${req.headers[n] ?? ''}`).join('&')
 

@@ -249,6 +249,23 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
     }
   })
 
+  it('7. the byte budget counts the keys too: long URLs with tiny bodies cannot hold more than maxBytes', async () => {
+    const maxBytes = 256 * 1024
+    const store = new ByteBudgetStore({ max: 1_000, maxBytes })
+    const app = express()
+    app.get('/tiny', coalesce({ ttl: 60_000, store }), (_req, res) => res.send('ok'))
+    const server = await listen(app)
+    try {
+      const pad = 'a'.repeat(12 * 1024) // a URL near Node's 16 KiB header limit; the key holds it
+      for (let n = 0; n < 40; n++) await request(`${server.url}/tiny?${n}=${pad}`)
+      // 40 keys of 12 KiB are 480 KiB: they must not all be kept under a 256 KiB budget.
+      expect(store.size * pad.length).toBeLessThanOrEqual(maxBytes)
+      expect(store.bytes).toBeLessThanOrEqual(maxBytes)
+    } finally {
+      await server.close()
+    }
+  })
+
   it('7. memory is bounded by bytes; ttl 0 keeps nothing; a body over maxBodySize is neither shared nor kept', async () => {
     const store = new ByteBudgetStore({ max: 1_000, maxBytes: 1024 * 1024 })
     const zeroStore = new ByteBudgetStore({ max: 1_000, maxBytes: 64 * 1024 * 1024 })
