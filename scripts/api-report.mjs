@@ -35,7 +35,16 @@ for (const pkg of readdirSync(join(repo, 'packages')).filter((p) => only.length 
       bundledPackages: [],
       compiler: {
         overrideTsconfig: {
-          compilerOptions: { target: 'ES2022', lib: ['ES2023', 'ESNext.Disposable', 'DOM'], module: 'ESNext', moduleResolution: 'Bundler', strict: true, skipLibCheck: true, types: ['node'], experimentalDecorators: true },
+          compilerOptions: {
+            target: 'ES2022',
+            lib: ['ES2023', 'ESNext.Disposable', 'DOM'],
+            module: 'ESNext',
+            moduleResolution: 'Bundler',
+            strict: true,
+            skipLibCheck: true,
+            types: ['node'],
+            experimentalDecorators: true,
+          },
           include: [entry],
         },
       },
@@ -54,11 +63,21 @@ for (const pkg of readdirSync(join(repo, 'packages')).filter((p) => only.length 
     configObjectFullPath: join(folder, 'api-extractor.json'),
     packageJsonFullPath: join(folder, 'package.json'),
   })
-  const result = Extractor.invoke(config, { localBuild: update, showVerboseMessages: false, typescriptCompilerFolder: join(repo, 'node_modules', 'typescript'), messageCallback: (m) => { if (m.logLevel === 'none') m.handled = true } })
+  const result = Extractor.invoke(config, {
+    localBuild: update,
+    showVerboseMessages: false,
+    typescriptCompilerFolder: join(repo, 'node_modules', 'typescript'),
+    messageCallback: (m) => {
+      if (m.logLevel === 'none') m.handled = true
+    },
+  })
   if (result.apiReportChanged && !update) {
     const diff = spawnSync('diff', ['-u', join(folder, 'etc', `${pkg}.api.md`), join(temp, `${pkg}.api.md`)], { encoding: 'utf8' }).stdout
     console.error(diff.split('\n').slice(0, 60).join('\n'))
-    console.error(`✗ api report: ${manifest.name}'s public API changed — review packages/${pkg}/etc/${pkg}.api.md against the build (diff above: - report, + build); if intended, run \`pnpm api-report --update\` and commit the report`)
+    console.error(
+      `✗ api report: ${manifest.name}'s public API changed — review packages/${pkg}/etc/${pkg}.api.md against the ` +
+        `build (diff above: - report, + build); if intended, run \`pnpm api-report --update\` and commit the report`,
+    )
     failed++
   } else if (!result.succeeded && (update || !result.apiReportChanged)) {
     console.error(`✗ api report: ${manifest.name}: API Extractor failed (${result.errorCount} errors)`)

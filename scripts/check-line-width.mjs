@@ -10,7 +10,10 @@ const root = join(import.meta.dirname, '..')
 const config = readFileSync(join(root, 'biome.jsonc'), 'utf8')
 const width = Number(/"lineWidth":\s*(\d+)/.exec(config)?.[1])
 if (!Number.isInteger(width)) throw new Error('biome.jsonc has no formatter.lineWidth')
-const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.ts', '*.tsx', '*.js', '*.mjs', '*.cjs', '*.json', '*.jsonc'], { cwd: root, encoding: 'utf8' })
+const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.ts', '*.tsx', '*.js', '*.mjs', '*.cjs', '*.json', '*.jsonc'], {
+  cwd: root,
+  encoding: 'utf8',
+})
   .split('\n')
   .filter((f) => f !== '' && !f.endsWith('pnpm-lock.yaml'))
 const long = []

@@ -63,7 +63,21 @@ try {
 
   step('pnpm install (offline) in the copy', () => {
     // pnpm pack resolves workspace:* from the installed (bumped) workspace packages
-    const r = sh('pnpm', ['install', '--offline', '--frozen-lockfile', '--ignore-scripts', '--config.confirmModulesPurge=false', '--filter', './packages/*...', '--filter', './tooling/*'], scratch)
+    const r = sh(
+      'pnpm',
+      [
+        'install',
+        '--offline',
+        '--frozen-lockfile',
+        '--ignore-scripts',
+        '--config.confirmModulesPurge=false',
+        '--filter',
+        './packages/*...',
+        '--filter',
+        './tooling/*',
+      ],
+      scratch,
+    )
     if (!r.ok) die(`pnpm install failed:\n${r.out}`)
   })
 
@@ -78,10 +92,21 @@ try {
     return `${readdirSync(out).length} tarballs in ${keep ? out : 'the scratch copy'}`
   })
 
-  for (const tgz of readdirSync(out).filter((f) => f.endsWith('.tgz')).sort()) {
+  for (const tgz of readdirSync(out)
+    .filter((f) => f.endsWith('.tgz'))
+    .sort()) {
     const file = join(out, tgz)
     const listing = sh('tar', ['-tzf', file], out).out.split('\n')
-    for (const must of ['package/package.json', 'package/README.md', 'package/LICENSE', 'package/CHANGELOG.md', 'package/dist/index.js', 'package/dist/index.cjs', 'package/dist/index.d.ts', 'package/dist/index.d.cts']) {
+    for (const must of [
+      'package/package.json',
+      'package/README.md',
+      'package/LICENSE',
+      'package/CHANGELOG.md',
+      'package/dist/index.js',
+      'package/dist/index.cjs',
+      'package/dist/index.d.ts',
+      'package/dist/index.d.cts',
+    ]) {
       if (!listing.includes(must)) failures.push(`${tgz}: ${must.slice(8)} is not in the tarball`)
     }
     const manifest = JSON.parse(sh('tar', ['-xOzf', file, 'package/package.json'], out).out)
@@ -93,7 +118,10 @@ try {
     if (!publint.ok) failures.push(`${tgz}: publint\n${publint.out}`)
     const attw = sh(bin('attw'), [file, '--format', 'table-flipped', '--no-emoji'], out)
     if (!attw.ok) failures.push(`${tgz}: attw\n${attw.out}`)
-    console.log(`${publint.ok && attw.ok ? '✓' : '✗'} release dry run: ${tgz} — publint --strict ${publint.ok ? 'clean' : 'FAILED'}, attw ${attw.ok ? 'clean' : 'FAILED'}`)
+    console.log(
+      `${publint.ok && attw.ok ? '✓' : '✗'} release dry run: ${tgz} — publint --strict ` +
+        `${publint.ok ? 'clean' : 'FAILED'}, attw ${attw.ok ? 'clean' : 'FAILED'}`,
+    )
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true })

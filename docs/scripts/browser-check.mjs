@@ -27,13 +27,25 @@ const site = await serve(dist)
 const browser = await chromium.launch({
   executablePath,
   headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 })
 const problems = []
 try {
   const context = await browser.newContext()
   // Nothing leaves 127.0.0.1: a page that needs the network is a page that breaks offline.
-  await context.route((url) => !url.href.startsWith(site.url), (route) => route.abort())
+  await context.route(
+    (url) => !url.href.startsWith(site.url),
+    (route) => route.abort(),
+  )
 
   // 1. render every page reachable from "/". The first is a full load; the others are client-side
   //    navigations, as a reader clicking through gets them (VitePress's router renders each page's
@@ -44,7 +56,10 @@ try {
   let current = '/'
   tab.on('console', (m) => m.type() === 'error' && errors.push(`${current}: console: ${m.text()}`))
   tab.on('pageerror', (e) => errors.push(`${current}: page error: ${e.message}`))
-  tab.on('response', (r) => r.url().startsWith(site.url) && r.status() >= 400 && errors.push(`${current}: HTTP ${r.status()} ${r.url().slice(site.url.length)}`))
+  tab.on(
+    'response',
+    (r) => r.url().startsWith(site.url) && r.status() >= 400 && errors.push(`${current}: HTTP ${r.status()} ${r.url().slice(site.url.length)}`),
+  )
   const seen = new Set(['/'])
   const queue = ['/']
   const links = new Map() // link → first page that has it
@@ -63,8 +78,16 @@ try {
         a.remove()
       }, path)
       const rendered = await tab
-        .waitForFunction(([p, b]) => location.pathname === p && document.title + (document.querySelector('main h1')?.textContent ?? '') !== b && !!document.querySelector('main h1'), [path, before], { timeout: 10_000 })
-        .then(() => true, () => false)
+        .waitForFunction(
+          ([p, b]) =>
+            location.pathname === p && document.title + (document.querySelector('main h1')?.textContent ?? '') !== b && !!document.querySelector('main h1'),
+          [path, before],
+          { timeout: 10_000 },
+        )
+        .then(
+          () => true,
+          () => false,
+        )
       if (!rendered) errors.push(`${path}: did not render (no new <h1> after navigating to it)`)
     }
     pages++
@@ -90,9 +113,10 @@ try {
   await tab.goto(`${site.url}/`, { waitUntil: 'load' })
   await tab.click('.DocSearch-Button, .VPNavBarSearch button')
   await tab.fill('.VPLocalSearchBox input', 'stampede')
-  const hit = await tab
-    .waitForSelector('.VPLocalSearchBox .results a[href*="/guide/stampede"]', { timeout: 15_000 })
-    .then(() => true, () => false)
+  const hit = await tab.waitForSelector('.VPLocalSearchBox .results a[href*="/guide/stampede"]', { timeout: 15_000 }).then(
+    () => true,
+    () => false,
+  )
   if (!hit) problems.push('search: "stampede" does not find /guide/stampede')
 
   // 4. the charts load and draw
@@ -104,7 +128,11 @@ try {
     const svg = await (await tab.request.get(site.url + c.src)).text()
     if ((svg.match(/class="series"/g) ?? []).length < 4) problems.push(`charts: ${c.src} has no plotted series`)
   }
-  if (problems.length === 0) console.log(`✓ docs browser check: ${pages} pages rendered without console errors, ${links.size} internal links resolve, search finds "stampede", ${charts.length} charts draw (${((performance.now() - started) / 1000).toFixed(1)} s)`)
+  if (problems.length === 0)
+    console.log(
+      `✓ docs browser check: ${pages} pages rendered without console errors, ${links.size} internal links resolve, ` +
+        `search finds "stampede", ${charts.length} charts draw (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    )
 } finally {
   await browser.close()
   await site.close()

@@ -74,7 +74,9 @@ stage('code blocks of the pages typecheck against the packages', () => {
 stage('API reference from TSDoc (typedoc)', () => {
   rmSync(join(docs, 'api'), { recursive: true, force: true })
   // every public package of packages/* is documented: a new package needs no config change
-  const pkgs = readdirSync(join(repo, 'packages')).filter((p) => existsSync(join(repo, 'packages', p, 'src', 'index.ts')) && !JSON.parse(readFileSync(join(repo, 'packages', p, 'package.json'), 'utf8')).private)
+  const pkgs = readdirSync(join(repo, 'packages')).filter(
+    (p) => existsSync(join(repo, 'packages', p, 'src', 'index.ts')) && !JSON.parse(readFileSync(join(repo, 'packages', p, 'package.json'), 'utf8')).private,
+  )
   const args = ['--options', 'typedoc.json']
   for (const p of pkgs) args.push('--entryPoints', `../packages/${p}/src/index.ts`, '--packagesRequiringDocumentation', `@yieldpoint/${p}`)
   const r = run(bin('typedoc'), args)
@@ -106,10 +108,15 @@ stage('package pages', () => {
       .replace(/\]\((?!https?:|#|mailto:)([^)\s]+)\)/g, (_all, target) => {
         const sibling = /^\.\.\/([a-z0-9-]+)\/?(?:README\.md)?$/.exec(target)
         if (sibling && pkgs.includes(sibling[1])) return `](./${sibling[1]})`
-        const path = relative(repo, join(repo, 'packages', pkg, target)).split(sep).join('/')
+        const path = relative(repo, join(repo, 'packages', pkg, target))
+          .split(sep)
+          .join('/')
         return `](https://github.com/yieldpoint/yieldpoint/blob/main/${path})`
       })
-    writeFileSync(join(out, `${pkg}.md`), `<!-- generated from packages/${pkg}/README.md by docs/scripts/build.mjs -->\n\n${readme}\n\n[API reference](/api/@yieldpoint/${pkg}/)\n`)
+    writeFileSync(
+      join(out, `${pkg}.md`),
+      `<!-- generated from packages/${pkg}/README.md by docs/scripts/build.mjs -->\n\n${readme}\n\n[API reference](/api/@yieldpoint/${pkg}/)\n`,
+    )
   }
   writeFileSync(join(out, 'index.md'), `# Packages\n\n${pkgs.map((p) => `- [@yieldpoint/${p}](./${p})`).join('\n')}\n`)
   return `${pkgs.length} packages`

@@ -29,11 +29,20 @@ function plot({ x0, y0, series, key, tMax, yMax, color, fill, label }) {
   const sy = (v) => y0 + PLOT_H - (v / yMax) * PLOT_H
   const pts = series.t.map((t, i) => `${sx(t).toFixed(1)},${sy(series[key][i]).toFixed(1)}`)
   const path = `M${pts.join(' L')}`
-  const area = fill ? `<path d="${path} L${sx(series.t.at(-1)).toFixed(1)},${sy(0)} L${sx(0)},${sy(0)} Z" fill="${color}" fill-opacity="0.18" stroke="none"/>` : ''
+  const area = fill
+    ? `<path d="${path} L${sx(series.t.at(-1)).toFixed(1)},${sy(0)} L${sx(0)},${sy(0)} Z" fill="${color}" fill-opacity="0.18" stroke="none"/>`
+    : ''
   const grid = [0, 0.5, 1]
-    .map((f) => `<line x1="${x0}" x2="${x0 + PANEL_W}" y1="${sy(yMax * f)}" y2="${sy(yMax * f)}" class="grid"/><text x="${x0 - 6}" y="${sy(yMax * f) + 4}" class="tick" text-anchor="end">${fmt(yMax * f)}</text>`)
+    .map(
+      (f) =>
+        `<line x1="${x0}" x2="${x0 + PANEL_W}" y1="${sy(yMax * f)}" y2="${sy(yMax * f)}" class="grid"/><text ` +
+        `x="${x0 - 6}" y="${sy(yMax * f) + 4}" class="tick" text-anchor="end">${fmt(yMax * f)}</text>`,
+    )
     .join('')
-  return `<g>${grid}${area}<path d="${path}" fill="none" stroke="${color}" stroke-width="2" class="series" data-series="${key}"/><text x="${x0 + 4}" y="${y0 + 12}" class="label">${esc(label)}</text></g>`
+  return (
+    `<g>${grid}${area}<path d="${path}" fill="none" stroke="${color}" stroke-width="2" class="series" ` +
+    `data-series="${key}"/><text x="${x0 + 4}" y="${y0 + 12}" class="label">${esc(label)}</text></g>`
+  )
 }
 
 /** Renders one run record as a standalone SVG document (string). */
@@ -45,12 +54,30 @@ export function renderChart(record) {
   const H = 95 + 2 * PLOT_H + 40 + 50
   const panels = [naive, fixed].map((s, i) => {
     const x0 = 50 + i * (PANEL_W + 50)
-    const head = `<text x="${x0}" y="62" class="head">${i === 0 ? 'naive' : 'fixed'}: ${esc(s.strategy)}</text><text x="${x0}" y="80" class="sub">${fmt(s.upstreamCalls)} upstream call${s.upstreamCalls === 1 ? '' : 's'} · p50 ${fmt(s.p50)} ms · p99 ${fmt(s.p99)} ms · ${fmt(s.ok)}/${fmt(s.requests)} ok</text>`
+    const head =
+      `<text x="${x0}" y="62" class="head">${i === 0 ? 'naive' : 'fixed'}: ` +
+      `${esc(s.strategy)}</text><text x="${x0}" y="80" class="sub">${fmt(s.upstreamCalls)} ` +
+      `upstream call${s.upstreamCalls === 1 ? '' : 's'} · p50 ${fmt(s.p50)} ms · p99 ${fmt(s.p99)} ms · ${fmt(s.ok)}/${fmt(s.requests)} ok</text>`
     const calls = plot({ x0, y0: 95, series: s.series, key: 'upstreamTotal', tMax, yMax: callsMax, color: '#c0392b', label: 'upstream calls made' })
-    const waits = plot({ x0, y0: 95 + PLOT_H + 40, series: s.series, key: 'waiting', tMax, yMax: waitMax, color: '#2e6fbd', fill: true, label: 'requests waiting' })
+    const waits = plot({
+      x0,
+      y0: 95 + PLOT_H + 40,
+      series: s.series,
+      key: 'waiting',
+      tMax,
+      yMax: waitMax,
+      color: '#2e6fbd',
+      fill: true,
+      label: 'requests waiting',
+    })
     const axisY = 95 + 2 * PLOT_H + 40
-    const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${x0 + f * PANEL_W}" y="${axisY + 16}" class="tick" text-anchor="middle">${fmt(tMax * f)}</text>`).join('')
-    return `<g class="panel" data-strategy="${esc(s.strategy)}">${head}${calls}${waits}${ticks}<text x="${x0 + PANEL_W / 2}" y="${axisY + 34}" class="tick" text-anchor="middle">ms since the burst began</text></g>`
+    const ticks = [0, 0.25, 0.5, 0.75, 1]
+      .map((f) => `<text x="${x0 + f * PANEL_W}" y="${axisY + 16}" class="tick" text-anchor="middle">${fmt(tMax * f)}</text>`)
+      .join('')
+    return (
+      `<g class="panel" data-strategy="${esc(s.strategy)}">${head}${calls}${waits}${ticks}<text ` +
+      `x="${x0 + PANEL_W / 2}" y="${axisY + 34}" class="tick" text-anchor="middle">ms since the burst began</text></g>`
+    )
   })
   const title = `${esc(record.title)}: ${esc(naive.strategy)} made ${naive.upstreamCalls} upstream calls, ${esc(fixed.strategy)} made ${fixed.upstreamCalls}`
   const recorded = `recorded ${esc(record.recordedAt.slice(0, 16).replace('T', ' '))} UTC on Node ${esc(record.node)}`
@@ -71,7 +98,9 @@ ${panels.join('\n')}
 export function writeCharts({ dataDir, outDir }) {
   mkdirSync(outDir, { recursive: true })
   const written = []
-  for (const file of readdirSync(dataDir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(dataDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const record = JSON.parse(readFileSync(join(dataDir, file), 'utf8'))
     const out = join(outDir, `${record.app}.svg`)
     writeFileSync(out, renderChart(record))

@@ -15,7 +15,19 @@ export function checkBlocks(docs) {
   rmSync(out, { recursive: true, force: true })
   mkdirSync(out, { recursive: true })
   const core = readFileSync(join(docs, '..', 'packages', 'core', 'dist', 'index.d.ts'), 'utf8')
-  const coreExports = new Set([...core.matchAll(/export\s*\{([^}]*)\}/g)].flatMap((m) => m[1].split(',').map((s) => s.trim().split(/\s+as\s+/).pop().replace(/^type\s+/, ''))).filter(Boolean))
+  const coreExports = new Set(
+    [...core.matchAll(/export\s*\{([^}]*)\}/g)]
+      .flatMap((m) =>
+        m[1].split(',').map((s) =>
+          s
+            .trim()
+            .split(/\s+as\s+/)
+            .pop()
+            .replace(/^type\s+/, ''),
+        ),
+      )
+      .filter(Boolean),
+  )
   const files = new Map()
   for (const dir of ['guide', 'primitives', 'migrate', 'errors']) {
     for (const page of readdirSync(join(docs, dir)).filter((f) => f.endsWith('.md'))) {
@@ -40,7 +52,18 @@ export function checkBlocks(docs) {
   writeFileSync(
     join(out, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { target: 'ES2022', lib: ['ES2023', 'ESNext.Disposable', 'DOM'], module: 'ESNext', moduleResolution: 'Bundler', strict: true, noEmit: true, skipLibCheck: true, types: ['node'], experimentalDecorators: true, typeRoots: [join(docs, 'node_modules', '@types')] },
+      compilerOptions: {
+        target: 'ES2022',
+        lib: ['ES2023', 'ESNext.Disposable', 'DOM'],
+        module: 'ESNext',
+        moduleResolution: 'Bundler',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: ['node'],
+        experimentalDecorators: true,
+        typeRoots: [join(docs, 'node_modules', '@types')],
+      },
       include: ['*.ts'],
     }),
   )

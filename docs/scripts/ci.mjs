@@ -19,7 +19,10 @@ function run(cmd, args, opts = {}) {
 if (!existsSync(chromium)) {
   const root = typeof process.getuid === 'function' && process.getuid() === 0
   if (!root || spawnSync('apt-get', ['--version']).status !== 0) {
-    console.error(`✗ docs: no Chromium at ${chromium} and cannot install it here (needs root and apt-get): \`sudo apt-get install -y chromium\`, or set CHROMIUM=/path/to/chromium`)
+    console.error(
+      `✗ docs: no Chromium at ${chromium} and cannot install it here (needs root and ` +
+        `apt-get): \`sudo apt-get install -y chromium\`, or set CHROMIUM=/path/to/chromium`,
+    )
     process.exit(1)
   }
   console.log('• installing chromium (Debian package)')

@@ -15,7 +15,9 @@ const outAt = args.indexOf('--out')
 const outDir = resolve(outAt >= 0 ? args.splice(outAt, 2)[1] : join(repo, 'demo-report'))
 const files = args.length
   ? args.map((f) => resolve(f))
-  : readdirSync(join(repo, 'apps')).map((a) => join(repo, 'apps', a, 'run-record.json')).filter((f) => existsSync(f))
+  : readdirSync(join(repo, 'apps'))
+      .map((a) => join(repo, 'apps', a, 'run-record.json'))
+      .filter((f) => existsSync(f))
 if (files.length === 0) {
   console.error('✗ no run records found: run the demo first (`pnpm demo`), which writes apps/*/run-record.json')
   process.exit(1)
@@ -25,7 +27,9 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 const records = files.map((f) => JSON.parse(readFileSync(f, 'utf8'))).sort((a, b) => a.app.localeCompare(b.app))
 const sections = records.map((r) => {
   const { naive, fixed } = pickPair(r)
-  const rows = r.strategies.map((s) => `<tr><td>${esc(s.strategy)}</td><td>${s.requests}</td><td>${s.ok}</td><td>${s.upstreamCalls}</td><td>${s.p50} ms</td><td>${s.p99} ms</td></tr>`).join('')
+  const rows = r.strategies
+    .map((s) => `<tr><td>${esc(s.strategy)}</td><td>${s.requests}</td><td>${s.ok}</td><td>${s.upstreamCalls}</td><td>${s.p50} ms</td><td>${s.p99} ms</td></tr>`)
+    .join('')
   return `<section id="${esc(r.app)}"><h2>${esc(r.app)}</h2>
 <p>${esc(naive.strategy)}: <b>${naive.upstreamCalls}</b> upstream calls;
 ${esc(fixed.strategy)}: <b>${fixed.upstreamCalls}</b>.</p>

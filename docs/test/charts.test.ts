@@ -11,15 +11,66 @@ import { pickPair, renderChart } from '../scripts/charts.mjs'
 import { resolveFile } from '../scripts/serve.mjs'
 
 const record = (): RunRecord => {
-  const naive = sample({ requests: [[0, 100], [0, 100], [10, 120]], upstream: [[1, 90], [2, 95], [12, 110]] }, 120)
-  const fixed = sample({ requests: [[0, 50], [0, 50], [10, 50]], upstream: [[1, 49]] }, 50)
-  const row = (strategy: string, upstreamCalls: number, series: typeof naive) => ({ strategy, requests: 3, ok: 3, upstreamCalls, elapsedMs: 100, p50: 50, p99: 90, series })
-  return { app: 'test-app', title: 'three requests', recordedAt: '2026-01-01T00:00:00.000Z', node: 'v20', strategies: [row('naive', 3, naive), row('coalesce', 1, fixed), row('warm', 0, fixed)] }
+  const naive = sample(
+    {
+      requests: [
+        [0, 100],
+        [0, 100],
+        [10, 120],
+      ],
+      upstream: [
+        [1, 90],
+        [2, 95],
+        [12, 110],
+      ],
+    },
+    120,
+  )
+  const fixed = sample(
+    {
+      requests: [
+        [0, 50],
+        [0, 50],
+        [10, 50],
+      ],
+      upstream: [[1, 49]],
+    },
+    50,
+  )
+  const row = (strategy: string, upstreamCalls: number, series: typeof naive) => ({
+    strategy,
+    requests: 3,
+    ok: 3,
+    upstreamCalls,
+    elapsedMs: 100,
+    p50: 50,
+    p99: 90,
+    series,
+  })
+  return {
+    app: 'test-app',
+    title: 'three requests',
+    recordedAt: '2026-01-01T00:00:00.000Z',
+    node: 'v20',
+    strategies: [row('naive', 3, naive), row('coalesce', 1, fixed), row('warm', 0, fixed)],
+  }
 }
 
 describe('sample()', () => {
   it('counts waiting requests and upstream calls at each instant', () => {
-    const s = sample({ requests: [[0, 10], [5, 20]], upstream: [[1, 3], [6, 30]] }, 40)
+    const s = sample(
+      {
+        requests: [
+          [0, 10],
+          [5, 20],
+        ],
+        upstream: [
+          [1, 3],
+          [6, 30],
+        ],
+      },
+      40,
+    )
     const at = (t: number) => s.t.findIndex((x) => x >= t)
     expect(s.waiting[at(6)]).toBe(2)
     expect(s.waiting[at(25)]).toBe(0)

@@ -32,10 +32,12 @@ try {
     crash,
   ])
   console.log(
-    `\nWithout Redis each process loads once (${withoutRedis.upstreamCalls} upstream calls); with RedisStore the cluster loads once (${withRedis.upstreamCalls}).`,
+    `\nWithout Redis each process loads once (${withoutRedis.upstreamCalls} upstream ` +
+      `calls); with RedisStore the cluster loads once (${withRedis.upstreamCalls}).`,
   )
   console.log(
-    `Leader ${killed} was SIGKILLed mid-load: ${crash.ok}/${crash.requests} requests still answered (${crash.retried} retried on another process), ${crash.upstreamCalls} upstream calls (at most one extra).`,
+    `Leader ${killed} was SIGKILLed mid-load: ${crash.ok}/${crash.requests} requests still answered ` +
+      `(${crash.retried} retried on another process), ${crash.upstreamCalls} upstream calls (at most one extra).`,
   )
   if (withRedis.upstreamCalls !== 1 || crash.ok !== n || crash.upstreamCalls > 2) process.exitCode = 1
 } finally {

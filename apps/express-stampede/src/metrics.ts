@@ -15,12 +15,42 @@ import { Counter, Histogram, Registry } from 'prom-client'
  */
 export function createMetrics() {
   const registry = new Registry()
-  const lookups = new Counter({ name: 'yieldpoint_cache_lookups_total', help: 'Cache lookups by result.', labelNames: ['cache', 'result'], registers: [registry] })
-  const loads = new Counter({ name: 'yieldpoint_cache_loads_total', help: 'Cache loads finished, by outcome.', labelNames: ['cache', 'outcome'], registers: [registry] })
-  const loadDuration = new Histogram({ name: 'yieldpoint_cache_load_duration_seconds', help: 'How long each cache load took.', labelNames: ['cache'], registers: [registry] })
-  const wait = new Histogram({ name: 'yieldpoint_wait_duration_seconds', help: 'Time from acquire() to its outcome.', labelNames: ['primitive', 'name', 'outcome'], registers: [registry] })
-  const hold = new Histogram({ name: 'yieldpoint_hold_duration_seconds', help: 'Time a lock or permit was held.', labelNames: ['primitive', 'name'], registers: [registry] })
-  const upstreamCalls = new Counter({ name: 'app_upstream_calls_total', help: 'Calls this app made to the upstream, by route.', labelNames: ['route'], registers: [registry] })
+  const lookups = new Counter({
+    name: 'yieldpoint_cache_lookups_total',
+    help: 'Cache lookups by result.',
+    labelNames: ['cache', 'result'],
+    registers: [registry],
+  })
+  const loads = new Counter({
+    name: 'yieldpoint_cache_loads_total',
+    help: 'Cache loads finished, by outcome.',
+    labelNames: ['cache', 'outcome'],
+    registers: [registry],
+  })
+  const loadDuration = new Histogram({
+    name: 'yieldpoint_cache_load_duration_seconds',
+    help: 'How long each cache load took.',
+    labelNames: ['cache'],
+    registers: [registry],
+  })
+  const wait = new Histogram({
+    name: 'yieldpoint_wait_duration_seconds',
+    help: 'Time from acquire() to its outcome.',
+    labelNames: ['primitive', 'name', 'outcome'],
+    registers: [registry],
+  })
+  const hold = new Histogram({
+    name: 'yieldpoint_hold_duration_seconds',
+    help: 'Time a lock or permit was held.',
+    labelNames: ['primitive', 'name'],
+    registers: [registry],
+  })
+  const upstreamCalls = new Counter({
+    name: 'app_upstream_calls_total',
+    help: 'Calls this app made to the upstream, by route.',
+    labelNames: ['route'],
+    registers: [registry],
+  })
 
   const onCache = (raw: unknown): void => {
     const m = raw as CacheMessage

@@ -44,6 +44,7 @@ console.log(line(header))
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
 for (const r of rows) console.log(line(r))
 console.log(
-  `\nExpected: with the pool, all ${REQUESTS} succeed over at most ${LIMIT} connections (got ${pooled.ok} ok over ${pooled.opened}, peak ${pooledCounts.peak}).`,
+  `\nExpected: with the pool, all ${REQUESTS} succeed over at most ${LIMIT} ` +
+    `connections (got ${pooled.ok} ok over ${pooled.opened}, peak ${pooledCounts.peak}).`,
 )
 if (pooled.ok !== REQUESTS || pooledCounts.peak > LIMIT || pooledCounts.refused !== 0) process.exitCode = 1

@@ -13,7 +13,8 @@ interface Answer {
 }
 
 /** One upstream fetch, cancellable. */
-const fetchProduct = (upstream: string, id: string, signal?: AbortSignal) => defer(async () => (await fetch(`${upstream}/products/${id}`, { signal })).json() as Promise<unknown>)
+const fetchProduct = (upstream: string, id: string, signal?: AbortSignal) =>
+  defer(async () => (await fetch(`${upstream}/products/${id}`, { signal })).json() as Promise<unknown>)
 
 /**
  * A websocket fan-out / typeahead burst: `events` lookups for `keys` hot products arrive at once
@@ -44,7 +45,11 @@ export const coalesced = (upstream: string, cache = new SingleFlightCache<string
     source.pipe(
       mergeMap((e) =>
         from([e]).pipe(
-          flightMap(cache, (x) => x.id, (x, signal) => fetchProduct(upstream, x.id, signal)),
+          flightMap(
+            cache,
+            (x) => x.id,
+            (x, signal) => fetchProduct(upstream, x.id, signal),
+          ),
           mergeMap(async () => ({ id: e.id, latency: performance.now() - e.at })),
         ),
       ),

@@ -16,7 +16,10 @@ try {
   const title = `rxjs-stampede — ${events} lookups for ${keys} hot keys arriving at once, upstream latency 100 ms`
   printStampedeTable(title, rows, 'events')
   recordRun('rxjs-stampede', title, rows)
-  console.log(`\nmergeMap called the upstream ${rows[0]!.upstreamCalls}×; flightMap ${rows[2]!.upstreamCalls}× (one per key); permitMap bounds the calls in flight but not their number.`)
+  console.log(
+    `\nmergeMap called the upstream ${rows[0]!.upstreamCalls}×; flightMap ${rows[2]!.upstreamCalls}× ` +
+      `(one per key); permitMap bounds the calls in flight but not their number.`,
+  )
   if (rows[2]!.upstreamCalls !== keys) process.exitCode = 1
 } finally {
   upstream.server.close()

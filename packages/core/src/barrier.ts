@@ -71,7 +71,9 @@ export class Barrier {
    */
   constructor(parties: number, options?: PrimitiveOptions) {
     if (typeof parties !== 'number' || !Number.isSafeInteger(parties) || parties < 1) {
-      throw new InvalidArgumentError(`Barrier parties must be an integer >= 1 (how many tasks meet at the barrier), got ${describe(parties)}. Use e.g. new Barrier(3).`)
+      throw new InvalidArgumentError(
+        `Barrier parties must be an integer >= 1 (how many tasks meet at the barrier), got ${describe(parties)}. Use e.g. new Barrier(3).`,
+      )
     }
     this.total = parties
     this.meta = new Meta('Barrier', options)
@@ -113,7 +115,8 @@ export class Barrier {
 
   private arrive(opts: WaitOptions | undefined): Promise<number> {
     if (opts !== undefined && checkWaitOptions(opts, this.filling.api)) return Promise.reject(opts.signal!.reason)
-    if (this.phase === 'broken') return Promise.reject(new BrokenBarrierError(`${this.meta.who} is broken: abort() was called. Call reset() before using it again.`))
+    if (this.phase === 'broken')
+      return Promise.reject(new BrokenBarrierError(`${this.meta.who} is broken: abort() was called. Call reset() before using it again.`))
     if (this.phase !== 'filling') return this.blocked.park(0, opts)
     if (this.filling.length + 1 === this.total) {
       this.completeRound()

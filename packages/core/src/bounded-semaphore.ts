@@ -56,7 +56,8 @@ export class BoundedSemaphore extends Semaphore {
   protected override releasePermits(n: number): void {
     if (this.permits + n > this.bound) {
       throw new OverReleaseError(
-        `${this.meta.who} released too many times: releasing ${n} would make ${this.permits + n} free permits, above its bound of ${this.bound}. Release only permits you acquired (keep the Guard and call guard.release() once).`,
+        `${this.meta.who} released too many times: releasing ${n} would make ${this.permits + n} free permits, above ` +
+          `its bound of ${this.bound}. Release only permits you acquired (keep the Guard and call guard.release() once).`,
       )
     }
     super.releasePermits(n)
@@ -66,7 +67,9 @@ export class BoundedSemaphore extends Semaphore {
   protected override checkRequest(permits: unknown, method: string): number {
     const n = super.checkRequest(permits, method)
     if (n > this.bound) {
-      throw new InvalidArgumentError(`BoundedSemaphore.${method}(): asked for ${n} permits but the bound is ${this.bound}, so it could never be granted. Ask for at most ${this.bound}.`)
+      throw new InvalidArgumentError(
+        `BoundedSemaphore.${method}(): asked for ${n} permits but the bound is ${this.bound}, so it could never be granted. Ask for at most ${this.bound}.`,
+      )
     }
     return n
   }

@@ -64,7 +64,8 @@ export function holdsHere(owner: object, key: unknown): boolean {
 export function deadlock(what: string): Promise<never> {
   return Promise.reject(
     new DeadlockError(
-      `${what} was called inside a runExclusive() that already holds it, and would wait for itself forever. Do the inner work without re-acquiring (the outer scope already excludes others), or release before acquiring again.`,
+      `${what} was called inside a runExclusive() that already holds it, and would wait for itself forever. Do the ` +
+        `inner work without re-acquiring (the outer scope already excludes others), or release before acquiring again.`,
     ),
   )
 }

@@ -149,7 +149,8 @@ interface Leaked {
 
 const leaks = new FinalizationRegistry<Leaked>((leaked) => {
   emit(
-    `a Guard of ${leaked.what} was garbage-collected without being released, so it is held forever. Release every guard (use \`using guard = await …acquire()\` or runExclusive).`,
+    `a Guard of ${leaked.what} was garbage-collected without being released, so it is held ` +
+      `forever. Release every guard (use \`using guard = await …acquire()\` or runExclusive).`,
     'YP_GUARD_LEAKED',
     leaked.site,
   )
@@ -173,11 +174,15 @@ class Hold implements GuardOwner {
     warnAfter: number | undefined,
   ) {
     if (warnAfter !== undefined) {
-      this.timer = startTimer(warnAfter, () => {
-        this.timer = undefined
-        if (this.inner.released) return
-        emit(`${what} has been held for more than ${warnAfter} ms (warnAfter) and is still held; it will not be released early.`, 'YP_HELD_TOO_LONG', site)
-      }, true)
+      this.timer = startTimer(
+        warnAfter,
+        () => {
+          this.timer = undefined
+          if (this.inner.released) return
+          emit(`${what} has been held for more than ${warnAfter} ms (warnAfter) and is still held; it will not be released early.`, 'YP_HELD_TOO_LONG', site)
+        },
+        true,
+      )
     }
     if (settings.pendingAtExit) liveHolds.add(this)
   }

@@ -431,13 +431,7 @@ export interface LoadTrace {
  * through the returned callbacks, plus the tracing channel's `start` … `asyncEnd`.
  * @internal
  */
-export function traceLoad(
-  probe: Probe,
-  primitive: string,
-  name: string | undefined,
-  key: unknown,
-  background: boolean,
-): LoadTrace {
+export function traceLoad(probe: Probe, primitive: string, name: string | undefined, key: unknown, background: boolean): LoadTrace {
   const t0 = now()
   let done = false
   const { events, trace } = probe
@@ -462,7 +456,8 @@ export function traceLoad(
       done = true
       ctx.duration = now() - t0
       ctx.error = error
-      if (events.hasSubscribers) events.publish({ event: 'load-error', primitive, name, key, background, duration: ctx.duration, callers, error } satisfies CacheMessage)
+      if (events.hasSubscribers)
+        events.publish({ event: 'load-error', primitive, name, key, background, duration: ctx.duration, callers, error } satisfies CacheMessage)
       trace.error.publish(ctx)
       trace.asyncStart.publish(ctx)
       trace.asyncEnd.publish(ctx)

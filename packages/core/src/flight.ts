@@ -104,7 +104,8 @@ export class Flight<V> implements WaitQueueOwner {
     if (!insideLoad(this)) return undefined
     return Promise.reject(
       new ReentrancyError(
-        `${api}: the loader for key ${String(key)} asked for the same key, directly or through other keys, and would wait for itself forever. Load dependent keys separately, or compute the value without going back through the cache.`,
+        `${api}: the loader for key ${String(key)} asked for the same key, directly or through other keys, and would wait ` +
+          `for itself forever. Load dependent keys separately, or compute the value without going back through the cache.`,
       ),
     )
   }

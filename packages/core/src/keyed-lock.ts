@@ -73,7 +73,9 @@ export class KeyedLock<K = string> {
     // Diagnostics and misuse detection take a separate path, so the plain one stays as it was.
     if (probes.keyedLock.on) {
       const info = { primitive: 'KeyedLock', name: this.meta.name, key }
-      return watchAcquire(probes.keyedLock, this.meta, info, this.entries.get(key)?.statistics().waiting ?? 0, opts?.signal, this.acquire, () => this.take(key, opts))
+      return watchAcquire(probes.keyedLock, this.meta, info, this.entries.get(key)?.statistics().waiting ?? 0, opts?.signal, this.acquire, () =>
+        this.take(key, opts),
+      )
     }
     return this.take(key, opts)
   }
@@ -102,7 +104,9 @@ export class KeyedLock<K = string> {
     if (probes.keyedLock.on) {
       const info = { primitive: 'KeyedLock', name: this.meta.name, key }
       const waiting = this.entries.get(key)?.statistics().waiting ?? 0
-      return watchAcquireCallback(probes.keyedLock, this.meta, info, waiting, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) => this.takeCallback(key, g, e, opts))
+      return watchAcquireCallback(probes.keyedLock, this.meta, info, waiting, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) =>
+        this.takeCallback(key, g, e, opts),
+      )
     }
     return this.takeCallback(key, onGrant, onError, opts)
   }

@@ -18,7 +18,8 @@ export function checkKey(key: unknown, api: string): void {
     const proto = Object.getPrototypeOf(key)
     if (Array.isArray(key) || proto === Object.prototype || proto === null) {
       throw new InvalidArgumentError(
-        `${api}: key is a plain ${Array.isArray(key) ? 'array' : 'object'}, which is compared by identity, so an equal-looking key would never match it. Turn it into a string (e.g. JSON.stringify(key) or \`\${a}:\${b}\`).`,
+        `${api}: key is a plain ${Array.isArray(key) ? 'array' : 'object'}, which is compared by identity, so an ` +
+          `equal-looking key would never match it. Turn it into a string (e.g. JSON.stringify(key) or \`\${a}:\${b}\`).`,
       )
     }
   }

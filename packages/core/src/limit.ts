@@ -177,7 +177,8 @@ export function limit(options: LimitOptions): Limit {
   const { permits, rate, name } = options
   if (permits === undefined && rate === undefined) {
     throw new InvalidArgumentError(
-      'limit(): give permits (most in flight), rate (most per interval), or both, e.g. limit({ permits: 5, rate: { tokensPerInterval: 100, interval: 1_000 } }).',
+      'limit(): give permits (most in flight), rate (most per interval), or both, ' +
+        'e.g. limit({ permits: 5, rate: { tokensPerInterval: 100, interval: 1_000 } }).',
     )
   }
   if (name !== undefined && typeof name !== 'string') throw new InvalidArgumentError(`limit(): name must be a string, got ${describe(name)}.`)

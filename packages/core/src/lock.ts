@@ -151,7 +151,9 @@ export class Lock {
    */
   acquireCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: WaitOptions): () => void {
     if (probes.lock.on) {
-      return watchAcquireCallback(probes.lock, this.meta, this.meta, this.queue.length, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) => this.takeCallback(g, e, opts))
+      return watchAcquireCallback(probes.lock, this.meta, this.meta, this.queue.length, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) =>
+        this.takeCallback(g, e, opts),
+      )
     }
     return this.takeCallback(onGrant, onError, opts)
   }
@@ -175,7 +177,8 @@ export class Lock {
   release(): void {
     if (!this.held) {
       throw new LockNotAcquiredError(
-        `${this.meta.label('release()')} was called on a Lock that is not locked. Release only what you acquired: keep the Guard that acquire() returned and call guard.release(), or use \`using guard = await lock.acquire()\`.`,
+        `${this.meta.label('release()')} was called on a Lock that is not locked. Release only what you acquired: keep ` +
+          `the Guard that acquire() returned and call guard.release(), or use \`using guard = await lock.acquire()\`.`,
       )
     }
     this.handOff()
@@ -205,7 +208,10 @@ export class Lock {
    */
   close(reason?: unknown): void {
     if (this.closedReason !== undefined) return
-    this.closedReason = new ClosedError(`${this.meta.who} is closed: close() was called, so it grants no more acquisitions.`, reason === undefined ? undefined : { cause: reason })
+    this.closedReason = new ClosedError(
+      `${this.meta.who} is closed: close() was called, so it grants no more acquisitions.`,
+      reason === undefined ? undefined : { cause: reason },
+    )
     this.queue.rejectAll(this.closedReason)
   }
 
@@ -237,10 +243,14 @@ export class Lock {
       this.holder = token
       return onHeld()
     }
-    this.queue.parkCallback(1, () => {
-      this.holder = token
-      onHeld()
-    }, onClosed)
+    this.queue.parkCallback(
+      1,
+      () => {
+        this.holder = token
+        onHeld()
+      },
+      onClosed,
+    )
   }
 
   /** Token of the current grant. @internal */

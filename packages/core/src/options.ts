@@ -29,17 +29,13 @@ export interface WaitOptions {
  */
 export function checkWaitOptions(opts: WaitOptions, api: string): boolean {
   if (typeof opts !== 'object' || opts === null) {
-    throw new InvalidArgumentError(
-      `${api}: options must be an object like { signal, timeout }, got ${describe(opts)}.`,
-    )
+    throw new InvalidArgumentError(`${api}: options must be an object like { signal, timeout }, got ${describe(opts)}.`)
   }
   const { signal, timeout } = opts
   if (timeout !== undefined) checkTimeout(timeout, api)
   if (signal !== undefined) {
     if (signal === null || typeof signal !== 'object' || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean') {
-      throw new InvalidArgumentError(
-        `${api}: options.signal must be an AbortSignal, got ${describe(signal)}. Pass controller.signal from an AbortController.`,
-      )
+      throw new InvalidArgumentError(`${api}: options.signal must be an AbortSignal, got ${describe(signal)}. Pass controller.signal from an AbortController.`)
     }
     return signal.aborted
   }
@@ -49,9 +45,7 @@ export function checkWaitOptions(opts: WaitOptions, api: string): boolean {
 /** @internal */
 export function checkTimeout(timeout: unknown, api: string): asserts timeout is number {
   if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
-    throw new InvalidArgumentError(
-      `${api}: options.timeout must be a number of milliseconds >= 0 (or Infinity for none), got ${describe(timeout)}.`,
-    )
+    throw new InvalidArgumentError(`${api}: options.timeout must be a number of milliseconds >= 0 (or Infinity for none), got ${describe(timeout)}.`)
   }
 }
 

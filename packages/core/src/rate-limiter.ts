@@ -130,7 +130,8 @@ export class RateLimiter {
     const { tokensPerInterval, interval = 1_000, burst = tokensPerInterval, name, now } = options
     if (typeof tokensPerInterval !== 'number' || !Number.isSafeInteger(tokensPerInterval) || tokensPerInterval < 1) {
       throw new InvalidArgumentError(
-        `${api}: tokensPerInterval must be an integer >= 1 (tokens granted per interval), got ${describe(tokensPerInterval)}. Use e.g. { tokensPerInterval: 100, interval: 1_000 } for 100 per second.`,
+        `${api}: tokensPerInterval must be an integer >= 1 (tokens granted per interval), got ` +
+          `${describe(tokensPerInterval)}. Use e.g. { tokensPerInterval: 100, interval: 1_000 } for 100 per second.`,
       )
     }
     if (typeof interval !== 'number' || !Number.isFinite(interval) || interval <= 0) {
@@ -138,7 +139,8 @@ export class RateLimiter {
     }
     if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1 || burst > tokensPerInterval) {
       throw new InvalidArgumentError(
-        `${api}: burst must be an integer from 1 to tokensPerInterval (${tokensPerInterval}), got ${describe(burst)}. Leave it out to allow a whole interval's tokens at once.`,
+        `${api}: burst must be an integer from 1 to tokensPerInterval (${tokensPerInterval}), ` +
+          `got ${describe(burst)}. Leave it out to allow a whole interval's tokens at once.`,
       )
     }
     if (name !== undefined && typeof name !== 'string') throw new InvalidArgumentError(`${api}: name must be a string, got ${describe(name)}.`)

@@ -129,7 +129,9 @@ export class Semaphore {
   acquireCallback(onGrant: (guard: Guard) => void, onError: (reason: unknown) => void, opts?: SemaphoreAcquireOptions): () => void {
     if (probes.semaphore.on) {
       const info = { primitive: this.meta.primitive, name: this.meta.name, permits: typeof opts?.permits === 'number' ? opts.permits : 1 }
-      return watchAcquireCallback(probes.semaphore, this.meta, info, this.queue.length, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) => this.takeCallback(g, e, opts))
+      return watchAcquireCallback(probes.semaphore, this.meta, info, this.queue.length, opts?.signal, this.acquireCallback, onGrant, onError, (g, e) =>
+        this.takeCallback(g, e, opts),
+      )
     }
     return this.takeCallback(onGrant, onError, opts)
   }
@@ -193,7 +195,10 @@ export class Semaphore {
    */
   close(reason?: unknown): void {
     if (this.closedReason !== undefined) return
-    this.closedReason = new ClosedError(`${this.meta.who} is closed: close() was called, so it grants no more permits.`, reason === undefined ? undefined : { cause: reason })
+    this.closedReason = new ClosedError(
+      `${this.meta.who} is closed: close() was called, so it grants no more permits.`,
+      reason === undefined ? undefined : { cause: reason },
+    )
     this.queue.rejectAll(this.closedReason)
   }
 
@@ -247,7 +252,8 @@ export class Semaphore {
 export function checkPermitCount(value: unknown, what: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new InvalidArgumentError(
-      `${what}(permits): permits must be an integer >= 0 (how many it starts with), got ${describe(value)}. Use e.g. new ${what}(4); use 0 to start with none free.`,
+      `${what}(permits): permits must be an integer >= 0 (how many it starts with), ` +
+        `got ${describe(value)}. Use e.g. new ${what}(4); use 0 to start with none free.`,
     )
   }
 }

@@ -276,7 +276,9 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
     if (options.earlyRefresh !== undefined) {
       const beta = options.earlyRefresh?.beta ?? 1
       if (typeof beta !== 'number' || !(beta > 0) || !Number.isFinite(beta)) {
-        throw new InvalidArgumentError(`SingleFlightCache: earlyRefresh.beta must be a number > 0 (1 is the XFetch default; higher refreshes earlier), got ${describe(beta)}.`)
+        throw new InvalidArgumentError(
+          `SingleFlightCache: earlyRefresh.beta must be a number > 0 (1 is the XFetch default; higher refreshes earlier), got ${describe(beta)}.`,
+        )
       }
       this.beta = beta
     }
@@ -293,7 +295,8 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
         throw new InvalidArgumentError('SingleFlightCache: options.store must implement get, set, delete and clear (see the Store interface).')
       }
       for (const m of ['init', 'acquire'] as const) {
-        if (s[m] !== undefined && typeof s[m] !== 'function') throw new InvalidArgumentError(`SingleFlightCache: options.store.${m} must be a method when present (see the Store interface).`)
+        if (s[m] !== undefined && typeof s[m] !== 'function')
+          throw new InvalidArgumentError(`SingleFlightCache: options.store.${m} must be a method when present (see the Store interface).`)
       }
     }
     this.store = options.store ?? new MemoryStore<K, V>({ max })
@@ -303,7 +306,11 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
     this.now = options.now ?? (() => performance.now())
     this.random = options.random ?? Math.random
     // One clock and one error format for cache and store, handed over once (express-rate-limit's Store.init).
-    this.store.init?.({ now: this.now, serializeError: options.serializeError ?? defaultSerializeError, reviveError: options.reviveError ?? defaultReviveError })
+    this.store.init?.({
+      now: this.now,
+      serializeError: options.serializeError ?? defaultSerializeError,
+      reviveError: options.reviveError ?? defaultReviveError,
+    })
   }
 
   /**
@@ -479,9 +486,23 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
    * {@link settle} exactly once: the loader's value or error, the deadline, a store failure, or
    * (remote store) another process's outcome.
    */
-  private startFlight(key: K, loader: Loader<K, V>, found: CacheEntry<V> | undefined, stale: CacheEntry<V> | undefined, ttl: number | undefined, background: boolean): CacheFlight<K, V> {
+  private startFlight(
+    key: K,
+    loader: Loader<K, V>,
+    found: CacheEntry<V> | undefined,
+    stale: CacheEntry<V> | undefined,
+    ttl: number | undefined,
+    background: boolean,
+  ): CacheFlight<K, V> {
     const flight = new CacheFlight<K, V>(this.api, this.abortWhenAbandoned && !background, (f) => this.abandon(key, f as CacheFlight<K, V>))
-    const context: LoaderContext<K, V> = { key, signal: flight.controller.signal, ttl: ttl ?? this.ttl, staleValue: stale?.kind === 'value' ? stale.value : undefined, keep: true, share: true }
+    const context: LoaderContext<K, V> = {
+      key,
+      signal: flight.controller.signal,
+      ttl: ttl ?? this.ttl,
+      staleValue: stale?.kind === 'value' ? stale.value : undefined,
+      keep: true,
+      share: true,
+    }
     flight.context = context
     flight.background = background
     flight.stale = stale
@@ -550,7 +571,13 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
     if (flight.abandoned) {
       // Every caller left (abortLoaderWhenNoWaiters): nothing to write, nobody to tell here.
       flight.deadline?.clear()
-      if (lease !== undefined) this.contain(key, flight, () => lease.fail({ kind: 'abandoned' }, undefined, 0), () => {})
+      if (lease !== undefined)
+        this.contain(
+          key,
+          flight,
+          () => lease.fail({ kind: 'abandoned' }, undefined, 0),
+          () => {},
+        )
       return
     }
     const context = flight.context
@@ -573,7 +600,9 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
       if (context.share === false) {
         this.write(key, flight, lease ? () => lease.fail({ kind: 'not-shared' }, undefined, 0) : undefined, () => this.deliver(flight, true, value))
       } else {
-        this.write(key, flight, lease ? () => lease.commit(value, entry, keepFor) : entry ? () => this.store.set(key, entry, keepFor) : undefined, () => this.deliver(flight, true, value))
+        this.write(key, flight, lease ? () => lease.commit(value, entry, keepFor) : entry ? () => this.store.set(key, entry, keepFor) : undefined, () =>
+          this.deliver(flight, true, value),
+        )
       }
       return
     }
@@ -622,7 +651,9 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
         break
       default:
         ok = false
-        outcome = new NotSharedError(`SingleFlightCache: the load of key ${String(key)} (in another process) declared its outcome private (ctx.share = false); do this work yourself.`)
+        outcome = new NotSharedError(
+          `SingleFlightCache: the load of key ${String(key)} (in another process) declared its outcome private (ctx.share = false); do this work yourself.`,
+        )
     }
     if (!ok && result.kind !== 'not-shared') {
       this.counters.errors++
@@ -684,7 +715,13 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
       else flight.trace.failed(outcome, flight.waiting)
     }
     if (flight.context.share === false) {
-      flight.settleUnshared(ok, outcome, new NotSharedError(`SingleFlightCache: the load of key ${String(flight.context.key)} declared its outcome private (ctx.share = false); do this work yourself.`))
+      flight.settleUnshared(
+        ok,
+        outcome,
+        new NotSharedError(
+          `SingleFlightCache: the load of key ${String(flight.context.key)} declared its outcome private (ctx.share = false); do this work yourself.`,
+        ),
+      )
     } else if (ok) flight.fulfill(outcome as V)
     else flight.fail(outcome)
   }
@@ -706,7 +743,8 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
 
   private timeoutError(key: K): TimeoutError {
     return new TimeoutError(
-      `SingleFlightCache: the load of key ${String(key)} did not finish within loadTimeout (${this.loadTimeout} ms); its signal was aborted and the key freed. Raise loadTimeout if loads legitimately take longer.`,
+      `SingleFlightCache: the load of key ${String(key)} did not finish within loadTimeout (${this.loadTimeout} ` +
+        `ms); its signal was aborted and the key freed. Raise loadTimeout if loads legitimately take longer.`,
       this.loadTimeout,
     )
   }

@@ -121,20 +121,22 @@ export class SingleFlight<K = string, V = unknown> implements Coalescer<K, V> {
     if (observed) publishLookup(probes.singleFlight, 'SingleFlight', this.name, 'miss', key)
     const load = observed ? traceLoad(probes.singleFlight, 'SingleFlight', this.name, key, false) : undefined
     const context: RunContext = { signal: flight.controller.signal, keep: true, share: true }
-    flight.start((signal) => fn(signal, context), this.detectReentrancy).then(
-      (value) => {
-        this.remove(key, flight)
-        load?.ended(flight.waiting)
-        if (context.share === false) flight.settleUnshared(true, value, notShared(key))
-        else flight.fulfill(value)
-      },
-      (error: unknown) => {
-        this.remove(key, flight)
-        load?.failed(error, flight.waiting)
-        if (context.share === false) flight.settleUnshared(false, error, notShared(key))
-        else flight.fail(error)
-      },
-    )
+    flight
+      .start((signal) => fn(signal, context), this.detectReentrancy)
+      .then(
+        (value) => {
+          this.remove(key, flight)
+          load?.ended(flight.waiting)
+          if (context.share === false) flight.settleUnshared(true, value, notShared(key))
+          else flight.fulfill(value)
+        },
+        (error: unknown) => {
+          this.remove(key, flight)
+          load?.failed(error, flight.waiting)
+          if (context.share === false) flight.settleUnshared(false, error, notShared(key))
+          else flight.fail(error)
+        },
+      )
     return joined
   }
 

@@ -98,10 +98,21 @@ const CANCELLED = Symbol('cancelled')
  * granted or rejected). Withdrawing settles nothing: neither callback runs.
  * @internal
  */
-export function parkWithdrawable<T>(queue: WaitQueue<T>, weight: number, onGrant: (value: T) => void, onError: (reason: unknown) => void, opts: WaitOptions | undefined): () => void {
-  const waiter = queue.parkCallback(weight, onGrant, (reason) => {
-    if (reason !== CANCELLED) onError(reason)
-  }, opts)
+export function parkWithdrawable<T>(
+  queue: WaitQueue<T>,
+  weight: number,
+  onGrant: (value: T) => void,
+  onError: (reason: unknown) => void,
+  opts: WaitOptions | undefined,
+): () => void {
+  const waiter = queue.parkCallback(
+    weight,
+    onGrant,
+    (reason) => {
+      if (reason !== CANCELLED) onError(reason)
+    },
+    opts,
+  )
   return () => {
     if (waiter.queue !== undefined) waiter.queue.abandon(waiter, CANCELLED)
   }

@@ -5,9 +5,15 @@ describe('acquireCallback: the grant is seen in the same tick it is made', () =>
   it('Lock: granted at once when free, and inside the release() that hands it over', async () => {
     const lock = new Lock()
     const got: Guard[] = []
-    lock.acquireCallback((g) => got.push(g), () => {})
+    lock.acquireCallback(
+      (g) => got.push(g),
+      () => {},
+    )
     expect(got).toHaveLength(1)
-    lock.acquireCallback((g) => got.push(g), () => {})
+    lock.acquireCallback(
+      (g) => got.push(g),
+      () => {},
+    )
     expect(got).toHaveLength(1)
     got[0]!.release()
     expect(got).toHaveLength(2) // synchronously, no microtask needed
@@ -41,8 +47,16 @@ describe('acquireCallback: the grant is seen in the same tick it is made', () =>
       const sem = new Semaphore(0)
       const errors: unknown[] = []
       const ac = new AbortController()
-      sem.acquireCallback(() => {}, (e) => errors.push(e), { signal: ac.signal })
-      sem.acquireCallback(() => {}, (e) => errors.push(e), { timeout: 5 })
+      sem.acquireCallback(
+        () => {},
+        (e) => errors.push(e),
+        { signal: ac.signal },
+      )
+      sem.acquireCallback(
+        () => {},
+        (e) => errors.push(e),
+        { timeout: 5 },
+      )
       ac.abort('bye')
       vi.advanceTimersByTime(5)
       expect(errors[0]).toBe('bye')
@@ -56,14 +70,22 @@ describe('acquireCallback: the grant is seen in the same tick it is made', () =>
   it('Semaphore takes { permits }; KeyedLock forgets a key whose only waiter withdrew', () => {
     const sem = new Semaphore(3)
     let g: Guard | undefined
-    sem.acquireCallback((x) => (g = x), () => {}, { permits: 3 })
+    sem.acquireCallback(
+      (x) => (g = x),
+      () => {},
+      { permits: 3 },
+    )
     expect(sem.value).toBe(0)
     g!.release()
     expect(sem.value).toBe(3)
 
     const locks = new KeyedLock<string>()
     const holder = locks.tryAcquire('k')!
-    const withdraw = locks.acquireCallback('k', () => {}, () => {})
+    const withdraw = locks.acquireCallback(
+      'k',
+      () => {},
+      () => {},
+    )
     withdraw()
     holder.release()
     expect(locks.size).toBe(0)

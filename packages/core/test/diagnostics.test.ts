@@ -138,11 +138,20 @@ describe('diagnostics channels: locks and permits', () => {
     const seen = listen('yieldpoint:lock')
     const lock = new Lock()
     let first: Guard | undefined
-    lock.acquireCallback((g) => (first = g), () => {})
+    lock.acquireCallback(
+      (g) => (first = g),
+      () => {},
+    )
     expect(events(seen)).toEqual(['acquire', 'granted'])
     let second: Guard | undefined
-    lock.acquireCallback((g) => (second = g), () => {})
-    const withdraw = lock.acquireCallback(() => {}, () => {})
+    lock.acquireCallback(
+      (g) => (second = g),
+      () => {},
+    )
+    const withdraw = lock.acquireCallback(
+      () => {},
+      () => {},
+    )
     withdraw()
     first!.release()
     expect(second).toBeInstanceOf(Guard)
@@ -150,11 +159,23 @@ describe('diagnostics channels: locks and permits', () => {
     expect(events(seen)).toEqual(['acquire', 'granted', 'acquire', 'acquire', 'aborted', 'release', 'granted', 'release'])
     const semSeen = listen('yieldpoint:semaphore')
     const sem = new Semaphore(2)
-    sem.acquireCallback((g) => g.release(), () => {}, { permits: 2 })
+    sem.acquireCallback(
+      (g) => g.release(),
+      () => {},
+      { permits: 2 },
+    )
     const keys = listen('yieldpoint:keyed-lock')
-    new KeyedLock<string>().acquireCallback('k', (g) => g.release(), () => {})
+    new KeyedLock<string>().acquireCallback(
+      'k',
+      (g) => g.release(),
+      () => {},
+    )
     expect(events(semSeen)).toEqual(['acquire', 'granted', 'release'])
-    expect(keys.map((m) => [m.event, m.key])).toEqual([['acquire', 'k'], ['granted', 'k'], ['release', 'k']])
+    expect(keys.map((m) => [m.event, m.key])).toEqual([
+      ['acquire', 'k'],
+      ['granted', 'k'],
+      ['release', 'k'],
+    ])
   })
 
   it('Lock: the TracingChannel sees start, end, asyncStart, asyncEnd — and error on a rejected wait', async () => {

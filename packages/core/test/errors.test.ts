@@ -4,8 +4,16 @@ import { InvalidArgumentError, Lock, Semaphore, TimeoutError, YieldpointError, e
 describe('error messages link to their page', () => {
   it('ends every message with the docs page of its code, once', async () => {
     const thrown: unknown[] = []
-    try { new Semaphore(-1) } catch (e) { thrown.push(e) }
-    try { new Lock().release() } catch (e) { thrown.push(e) }
+    try {
+      new Semaphore(-1)
+    } catch (e) {
+      thrown.push(e)
+    }
+    try {
+      new Lock().release()
+    } catch (e) {
+      thrown.push(e)
+    }
     const lock = new Lock()
     await lock.acquire()
     thrown.push(await lock.acquire({ timeout: 0 }).catch((e: unknown) => e))

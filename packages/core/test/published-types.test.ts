@@ -14,7 +14,20 @@ describe('published types', () => {
 
   it('internal members are not in the published .d.ts', () => {
     const text = readFileSync(dts, 'utf8')
-    for (const name of ['reacquire', 'currentToken', 'nextToken', 'releaseGuard', 'waiterLeft', 'releasePermits', 'checkRequest', 'GuardOwner', 'WaitQueue', 'KeyEntry', 'keyLock', '@internal']) {
+    for (const name of [
+      'reacquire',
+      'currentToken',
+      'nextToken',
+      'releaseGuard',
+      'waiterLeft',
+      'releasePermits',
+      'checkRequest',
+      'GuardOwner',
+      'WaitQueue',
+      'KeyEntry',
+      'keyLock',
+      '@internal',
+    ]) {
       expect(text, name).not.toContain(name)
     }
     expect(text).not.toMatch(/\bdrop\(/)

@@ -77,7 +77,14 @@ describe('SingleFlightCache — concurrency (docs/conformance/single-flight.md S
     const cache = new SingleFlightCache<string, number>({ ttl: 1000, now })
     let calls = 0
     const err = new Error('sync')
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => cache.getOrSet('k', () => { calls++; throw err })))
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, () =>
+        cache.getOrSet('k', () => {
+          calls++
+          throw err
+        }),
+      ),
+    )
     expect(results.every((r) => r.status === 'rejected' && r.reason === err)).toBe(true)
     expect(calls).toBe(1)
     expect(cache.statistics().inFlight).toBe(0)
@@ -123,7 +130,11 @@ describe('SingleFlightCache — concurrency (docs/conformance/single-flight.md S
 describe('SingleFlightCache — errors (SF-07..SF-11)', () => {
   it('SF-07: 10 callers, failing origin → 1 call, same error object; errors are not cached', async () => {
     const err = new Error('down')
-    const o = origin(20, () => 1, () => err)
+    const o = origin(
+      20,
+      () => 1,
+      () => err,
+    )
     const cache = new SingleFlightCache<string, number>({ ttl: 1000, now })
     const ps = Array.from({ length: 10 }, () => cache.getOrSet('k', o.load).catch((e) => e))
     await vi.advanceTimersByTimeAsync(20)
@@ -138,7 +149,11 @@ describe('SingleFlightCache — errors (SF-07..SF-11)', () => {
   })
 
   it('SF-08: no convoy — a failed burst is one load; late arrivals form one new flight; concurrency 1', async () => {
-    const o = origin(50, () => 1, () => new Error('fail'))
+    const o = origin(
+      50,
+      () => 1,
+      () => new Error('fail'),
+    )
     const cache = new SingleFlightCache<string, number>({ ttl: 1000, now })
     const burst = Array.from({ length: 100 }, () => track(cache.getOrSet('k', o.load)))
     await vi.advanceTimersByTimeAsync(50)
@@ -152,7 +167,11 @@ describe('SingleFlightCache — errors (SF-07..SF-11)', () => {
   })
 
   it('SF-09: errorTtl caches the failure: fails fast at 0.5 s, calls the origin again at 1.1 s', async () => {
-    const o = origin(0, () => 1, () => new Error('nope'))
+    const o = origin(
+      0,
+      () => 1,
+      () => new Error('nope'),
+    )
     const cache = new SingleFlightCache<string, number>({ ttl: 10_000, errorTtl: 1000, now })
     const first = cache.getOrSet('k', o.load).catch((e) => e)
     await vi.advanceTimersByTimeAsync(0)
@@ -169,7 +188,11 @@ describe('SingleFlightCache — errors (SF-07..SF-11)', () => {
 
   it('SF-10: stale value + staleIfError + errorTtl backoff: 50 callers get stale, 1 origin call, none at t=2 s', async () => {
     let fail = false
-    const o = origin(10, (_k, call) => `v${call}`, () => (fail ? new Error('down') : undefined))
+    const o = origin(
+      10,
+      (_k, call) => `v${call}`,
+      () => (fail ? new Error('down') : undefined),
+    )
     const cache = new SingleFlightCache<string, string>({ ttl: 100, staleIfError: 3_600_000, errorTtl: 5000, now })
     const warm = cache.getOrSet('k', o.load)
     await vi.advanceTimersByTimeAsync(10)
@@ -193,7 +216,11 @@ describe('SingleFlightCache — errors (SF-07..SF-11)', () => {
   })
 
   it('SF-11: key A failing does not touch key B', async () => {
-    const o = origin(20, (k) => k, (k) => (k === 'A' ? new Error('A down') : undefined))
+    const o = origin(
+      20,
+      (k) => k,
+      (k) => (k === 'A' ? new Error('A down') : undefined),
+    )
     const cache = new SingleFlightCache<string, string>({ ttl: 1000, now })
     const a = cache.getOrSet('A', o.load).catch((e: Error) => e.message)
     const b = cache.getOrSet('B', o.load)
@@ -306,19 +333,22 @@ describe('SingleFlightCache — TTL, staleness and races (SF-18..SF-25)', () => 
     expect(await cache.getOrSet('k', o.load)).toBe('v1')
   })
 
-  it.each(['delete', 'clear'] as const)('SF-20: %s() during a flight: the result is not written; earlier joiners get it; later callers start anew', async (op) => {
-    const o = origin(100, (_k, call) => `v${call}`)
-    const cache = new SingleFlightCache<string, string>({ ttl: 1000, now })
-    const before = cache.getOrSet('k', o.load)
-    await vi.advanceTimersByTimeAsync(10)
-    await (op === 'delete' ? cache.delete('k') : cache.clear())
-    const after = cache.getOrSet('k', o.load)
-    await vi.advanceTimersByTimeAsync(100)
-    expect(await before).toBe('v1')
-    expect(await after).toBe('v2')
-    expect(o.calls).toBe(2)
-    expect(await cache.get('k')).toBe('v2')
-  })
+  it.each(['delete', 'clear'] as const)(
+    'SF-20: %s() during a flight: the result is not written; earlier joiners get it; later callers start anew',
+    async (op) => {
+      const o = origin(100, (_k, call) => `v${call}`)
+      const cache = new SingleFlightCache<string, string>({ ttl: 1000, now })
+      const before = cache.getOrSet('k', o.load)
+      await vi.advanceTimersByTimeAsync(10)
+      await (op === 'delete' ? cache.delete('k') : cache.clear())
+      const after = cache.getOrSet('k', o.load)
+      await vi.advanceTimersByTimeAsync(100)
+      expect(await before).toBe('v1')
+      expect(await after).toBe('v2')
+      expect(o.calls).toBe(2)
+      expect(await cache.get('k')).toBe('v2')
+    },
+  )
 
   it('SF-21: an explicit set() during a flight wins over the flight\u2019s late result', async () => {
     const o = origin(100, () => 'loaded')
@@ -452,11 +482,15 @@ describe('SingleFlightCache — memory and metrics (SF-26, SF-27)', () => {
       ps.push(
         locks.runExclusive(i, () =>
           cache
-            .getOrSet(i, async () => {
-              await null
-              if (mode === 1) throw new Error('fail')
-              return i
-            }, mode === 2 ? { signal: ac.signal } : undefined)
+            .getOrSet(
+              i,
+              async () => {
+                await null
+                if (mode === 1) throw new Error('fail')
+                return i
+              },
+              mode === 2 ? { signal: ac.signal } : undefined,
+            )
             .catch(() => undefined),
         ),
       )
@@ -511,7 +545,12 @@ describe('SingleFlightCache — callers joining a running load', () => {
   it('do not read the store again (one store read per flight), and still get softTimeout\u2019s stale value', async () => {
     let reads = 0
     const inner = new MemoryStore<string, string>({ max: 10 })
-    const store: Store<string, string> = { get: async (k) => (reads++, inner.get(k)), set: (k, e) => inner.set(k, e), delete: (k) => inner.delete(k), clear: () => inner.clear() }
+    const store: Store<string, string> = {
+      get: async (k) => (reads++, inner.get(k)),
+      set: (k, e) => inner.set(k, e),
+      delete: (k) => inner.delete(k),
+      clear: () => inner.clear(),
+    }
     const cache = new SingleFlightCache<string, string>({ ttl: 100, staleIfError: 60_000, softTimeout: 50, store, now })
     await cache.set('k', 'old')
     await vi.advanceTimersByTimeAsync(200)
@@ -532,7 +571,12 @@ describe('SingleFlightCache — async store reads', () => {
   it('concurrent callers share one store read per key (a remote store is read once per burst)', async () => {
     let reads = 0
     const inner = new MemoryStore<string, string>({ max: 10 })
-    const store: Store<string, string> = { get: async (k) => (reads++, await null, inner.get(k)), set: (k, e) => inner.set(k, e), delete: (k) => inner.delete(k), clear: () => inner.clear() }
+    const store: Store<string, string> = {
+      get: async (k) => (reads++, await null, inner.get(k)),
+      set: (k, e) => inner.set(k, e),
+      delete: (k) => inner.delete(k),
+      clear: () => inner.clear(),
+    }
     const cache = new SingleFlightCache<string, string>({ ttl: 1000, store, now })
     let loads = 0
     const values = await Promise.all(Array.from({ length: 100 }, () => cache.getOrSet('k', async () => (loads++, 'v'))))

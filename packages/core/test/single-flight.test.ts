@@ -46,7 +46,11 @@ describe('SingleFlight (docs/conformance/primitives.md case 45, Go singleflight)
   it('a synchronous throw rejects every caller', async () => {
     const sf = new SingleFlight()
     const err = new Error('sync')
-    await expect(sf.run('k', () => { throw err })).rejects.toBe(err)
+    await expect(
+      sf.run('k', () => {
+        throw err
+      }),
+    ).rejects.toBe(err)
     expect(sf.size).toBe(0)
   })
 

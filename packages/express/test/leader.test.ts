@@ -138,44 +138,47 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
     }
   })
 
-  it('3. a leader whose client left before the headers, then pipeline()s its body and fails with next(err), does not hand its 500 to the followers', async () => {
-    const app = express()
-    const state = { arrived: 0, runs: 0 }
-    const followersIn = gate()
-    const leaderGone = gate()
-    app.use((_req, res, next) => {
-      if (++state.arrived === 1) res.once('close', leaderGone.open)
-      if (state.arrived === 4) followersIn.open()
-      next()
-    })
-    const mw = coalesce({ followerTimeout: FOREVER })
-    app.get('/piped', mw, async (_req, res, next) => {
-      const run = ++state.runs
-      if (run === 1) await leaderGone.promise // the client hung up while the handler was still working
-      // pipeline() into a response whose socket is gone fails at once (premature close).
-      pipeline(Readable.from([`body of run ${run}`]), res, (error) => error && next(error))
-    })
-    app.use((_error: Error, _req: import('express').Request, res: import('express').Response, _next: import('express').NextFunction) => {
-      res.status(500).send('stream failed')
-    })
-    const server = await listen(app)
-    try {
-      const quitter = new AbortController()
-      const leader = request(`${server.url}/piped`, { signal: quitter.signal }).catch(() => 'gone')
-      await until(() => state.runs === 1, 'leader running')
-      const followers = Array.from({ length: 3 }, () => request(`${server.url}/piped`))
-      await followersIn.promise
-      await until(() => mw.cache.statistics().coalesced === 3, 'followers waiting')
-      quitter.abort()
-      expect(await leader).toBe('gone')
-      const rs = await Promise.all(followers)
-      expect(rs.map((r) => `${r.status} ${r.body.toString()}`)).toEqual(Array(3).fill('200 body of run 2'))
-      expect(state.runs).toBe(2) // one new leader among the followers
-      expect(mw.cache.statistics().inFlight).toBe(0)
-    } finally {
-      await server.close()
-    }
-  })
+  it(
+    '3. a leader whose client left before the headers, then pipeline()s its ' + 'body and fails with next(err), does not hand its 500 to the followers',
+    async () => {
+      const app = express()
+      const state = { arrived: 0, runs: 0 }
+      const followersIn = gate()
+      const leaderGone = gate()
+      app.use((_req, res, next) => {
+        if (++state.arrived === 1) res.once('close', leaderGone.open)
+        if (state.arrived === 4) followersIn.open()
+        next()
+      })
+      const mw = coalesce({ followerTimeout: FOREVER })
+      app.get('/piped', mw, async (_req, res, next) => {
+        const run = ++state.runs
+        if (run === 1) await leaderGone.promise // the client hung up while the handler was still working
+        // pipeline() into a response whose socket is gone fails at once (premature close).
+        pipeline(Readable.from([`body of run ${run}`]), res, (error) => error && next(error))
+      })
+      app.use((_error: Error, _req: import('express').Request, res: import('express').Response, _next: import('express').NextFunction) => {
+        res.status(500).send('stream failed')
+      })
+      const server = await listen(app)
+      try {
+        const quitter = new AbortController()
+        const leader = request(`${server.url}/piped`, { signal: quitter.signal }).catch(() => 'gone')
+        await until(() => state.runs === 1, 'leader running')
+        const followers = Array.from({ length: 3 }, () => request(`${server.url}/piped`))
+        await followersIn.promise
+        await until(() => mw.cache.statistics().coalesced === 3, 'followers waiting')
+        quitter.abort()
+        expect(await leader).toBe('gone')
+        const rs = await Promise.all(followers)
+        expect(rs.map((r) => `${r.status} ${r.body.toString()}`)).toEqual(Array(3).fill('200 body of run 2'))
+        expect(state.runs).toBe(2) // one new leader among the followers
+        expect(mw.cache.statistics().inFlight).toBe(0)
+      } finally {
+        await server.close()
+      }
+    },
+  )
 
   it('3. a handler that never finishes is bounded by the load deadline (loadTimeout), not by any client', async () => {
     const app = express()

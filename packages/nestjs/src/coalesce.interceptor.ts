@@ -25,7 +25,10 @@ import { YieldpointService } from './yieldpoint.service'
  */
 export interface CoalesceOptions extends Pick<GetOrSetOptions, 'ttl'> {
   // ttl: cache the handler's result this long (ms). Default 0: only concurrent requests share it.
-  /** The resource part of the key, unique within this handler. Default: the URL. The handler, method, scheme and host, credential partition and revalidation preconditions are always added. */
+  /**
+   * The resource part of the key, unique within this handler. Default: the URL. The handler, method, scheme and host, credential partition and revalidation
+   * preconditions are always added.
+   */
   key?: (request: CoalescedRequest) => string
   /**
    * Requests carrying any of `credentialHeaders`: `'partition'` (default) shares only between

@@ -78,7 +78,8 @@ export interface Instrumentation extends Disposable {
  *
  * | instrument | kind | unit | what |
  * | --- | --- | --- | --- |
- * | `yieldpoint.wait.duration` | histogram | s | time from `acquire()`/`wait()` to its outcome; attribute `yieldpoint.outcome` (`granted`, `aborted`, `timeout`, `error`) |
+ * | `yieldpoint.wait.duration` | histogram | s | time from `acquire()`/`wait()` to its outcome; attribute `yieldpoint.outcome` (`granted`, `aborted`,
+ * `timeout`, `error`) |
  * | `yieldpoint.hold.duration` | histogram | s | time a Lock, Semaphore permit or KeyedLock key was held |
  * | `yieldpoint.waiters` | up-down counter | {waiter} | calls currently waiting |
  * | `yieldpoint.cache.lookups` | counter | {call} | `getOrSet` / `run` calls; attribute `yieldpoint.cache.result` (`hit`, `stale`, `miss`, `coalesced`) |
@@ -116,7 +117,10 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const coalesced = meter.createCounter('yieldpoint.cache.coalesced', { unit: '{call}', description: 'Callers that joined a load already running.' })
   const loads = meter.createCounter('yieldpoint.cache.loads', { unit: '{load}', description: 'Loads finished, by outcome.' })
   const loadDuration = meter.createHistogram('yieldpoint.cache.load.duration', { unit: 's', description: 'How long each load took.' })
-  const hitRatio = meter.createObservableGauge('yieldpoint.cache.hit_ratio', { unit: '1', description: '(hit + stale) / lookups since instrumentation started, per cache.' })
+  const hitRatio = meter.createObservableGauge('yieldpoint.cache.hit_ratio', {
+    unit: '1',
+    description: '(hit + stale) / lookups since instrumentation started, per cache.',
+  })
 
   /** Per cache (primitive + name): served-from-cache and total lookups, for the ratio. */
   const ratios = new Map<string, { attributes: Attributes; served: number; total: number }>()
@@ -168,7 +172,11 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       }
       case 'load-end':
       case 'load-error': {
-        const a = { ...attributes, 'yieldpoint.load.outcome': m.event === 'load-end' ? 'success' : 'error', 'yieldpoint.load.background': m.background === true }
+        const a = {
+          ...attributes,
+          'yieldpoint.load.outcome': m.event === 'load-end' ? 'success' : 'error',
+          'yieldpoint.load.background': m.background === true,
+        }
         loads.add(1, a)
         loadDuration.record((m.duration ?? 0) / 1000, a)
       }

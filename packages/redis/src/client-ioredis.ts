@@ -54,7 +54,10 @@ export function ioredisClient(client: IoredisCommands, subscriber: unknown, api:
   // nobody holds), so a client must fail fast while disconnected. ioredis queues by default.
   if (client.options.enableOfflineQueue !== false) {
     throw new InvalidArgumentError(
-      `${api}: the ioredis client queues commands while disconnected (enableOfflineQueue), so a command could take effect after its caller gave up. Create it with { enableOfflineQueue: false }: ${cluster ? 'new Cluster(nodes, { enableOfflineQueue: false })' : 'new Redis(url, { enableOfflineQueue: false })'}.`,
+      `${api}: the ioredis client queues commands while disconnected (enableOfflineQueue), ` +
+        `so a command could take effect after its caller gave up. Create it ` +
+        `with { enableOfflineQueue: false }: ` +
+        `${cluster ? 'new Cluster(nodes, { enableOfflineQueue: false })' : 'new Redis(url, { enableOfflineQueue: false })'}.`,
     )
   }
   if (subscriber !== undefined && !isIoredis(subscriber))

@@ -45,7 +45,8 @@ export function nodeRedisClient(client: NodeRedis, subscriber: unknown, api: str
   const offlineQueueOff = cluster ? client._options?.defaults?.disableOfflineQueue === true : client.options?.disableOfflineQueue === true
   if (!offlineQueueOff) {
     throw new InvalidArgumentError(
-      `${api}: the node-redis client queues commands while disconnected (its offline queue), so a command could take effect after its caller gave up. Create it with ${cluster ? 'createCluster({ rootNodes, defaults: { disableOfflineQueue: true } })' : 'createClient({ url, disableOfflineQueue: true })'}.`,
+      `${api}: the node-redis client queues commands while disconnected (its offline queue), so a command could take effect after its caller gave up. Create ` +
+        `it with ${cluster ? 'createCluster({ rootNodes, defaults: { disableOfflineQueue: true } })' : 'createClient({ url, disableOfflineQueue: true })'}.`,
     )
   }
   if (subscriber !== undefined && !isNodeRedis(subscriber))

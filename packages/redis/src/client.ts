@@ -95,7 +95,8 @@ export function toRedisClient(client: unknown, options: ToRedisClientOptions = {
   if (isIoredis(client)) return ioredisClient(client, options.subscriber, api)
   if (isNodeRedis(client)) return nodeRedisClient(client, options.subscriber, api)
   throw new InvalidArgumentError(
-    `${api}: client must be an ioredis client (new Redis(url, { enableOfflineQueue: false })), a node-redis client (createClient({ url, disableOfflineQueue: true })), one of their cluster clients, or an object implementing RedisClient; got ${client === null ? 'null' : typeof client}.`,
+    `${api}: client must be an ioredis client (new Redis(url, { enableOfflineQueue: false })), a node-redis client (createClient({ url, ` +
+      `disableOfflineQueue: true })), one of their cluster clients, or an object implementing RedisClient; got ${client === null ? 'null' : typeof client}.`,
   )
 }
 

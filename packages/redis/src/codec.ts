@@ -77,13 +77,15 @@ export function keyEncoder<K>(custom: KeyEncoder<K> | undefined, api: string): (
     if (typeof text !== 'string') {
       throw new KeyEncodingError(
         custom === undefined
-          ? `${api}: the key ${describeKey(key)} is not a string, and Redis keys are strings: String(key) could make two different keys one. Pass a key option that maps each key to a distinct string, e.g. key: (k) => \`ref:\${k.id}\`.`
+          ? `${api}: the key ${describeKey(key)} is not a string, and Redis keys are strings: String(key) could make two ` +
+              `different keys one. Pass a key option that maps each key to a distinct string, e.g. key: (k) => \`ref:\${k.id}\`.`
           : `${api}: the key option returned ${describeKey(text)} for ${describeKey(key)}; it must return a string.`,
       )
     }
     if (LONE_SURROGATE.test(text)) {
       throw new KeyEncodingError(
-        `${api}: the key ${JSON.stringify(text)} contains a lone surrogate, which Redis would receive as U+FFFD (so it could collide with another key). Pass well-formed strings (String.prototype.toWellFormed() if collisions are acceptable) or a key option.`,
+        `${api}: the key ${JSON.stringify(text)} contains a lone surrogate, which Redis would receive as U+FFFD (so it could collide ` +
+          `with another key). Pass well-formed strings (String.prototype.toWellFormed() if collisions are acceptable) or a key option.`,
       )
     }
     return hashTag(text)
@@ -107,7 +109,8 @@ export function checkPrefix(prefix: unknown, fallback: string, api: string): str
   if (prefix === undefined) return fallback
   if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
     throw new InvalidArgumentError(
-      `${api}: prefix must be a string without '{' or '}' (they would change the Redis Cluster hash tag), got ${typeof prefix === 'string' ? JSON.stringify(prefix) : typeof prefix}.`,
+      `${api}: prefix must be a string without '{' or '}' (they would change the Redis Cluster ` +
+        `hash tag), got ${typeof prefix === 'string' ? JSON.stringify(prefix) : typeof prefix}.`,
     )
   }
   return prefix

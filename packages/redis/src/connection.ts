@@ -121,7 +121,8 @@ export function checkDuration(value: unknown, fallback: number, name: string, al
       ? allow.infinite === true
       : Number.isFinite(value) && (allow.zero ? value >= 0 : value > 0) && (!allow.integer || Number.isInteger(value)) && value <= Number.MAX_SAFE_INTEGER)
   if (!ok) {
-    const shape = `${allow.integer ? 'an integer' : 'a number'} of milliseconds ${allow.zero ? '>= 0' : '> 0'}${allow.infinite ? ' (or Infinity for no limit)' : ''}`
+    const shape =
+      `${allow.integer ? 'an integer' : 'a number'} of milliseconds ` + `${allow.zero ? '>= 0' : '> 0'}${allow.infinite ? ' (or Infinity for no limit)' : ''}`
     throw new InvalidArgumentError(`${name} must be ${shape}, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}.`)
   }
   return value as number

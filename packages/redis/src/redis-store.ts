@@ -406,7 +406,9 @@ export class RedisStore<K = string, V = unknown> implements Store<K, V> {
     } catch {}
     return {
       name: 'Error',
-      message: `The load failed in another process with a ${what} that serializeError could not turn into JSON (${reason instanceof Error ? reason.message : 'unknown reason'}).`,
+      message:
+        `The load failed in another process with a ${what} that serializeError could not ` +
+        `turn into JSON (${reason instanceof Error ? reason.message : 'unknown reason'}).`,
     }
   }
 

@@ -7,7 +7,9 @@ const EMPTY_RESULT: unique symbol = Symbol('empty')
 
 function checkFlights(api: string, flights: unknown): asserts flights is Coalescer<unknown, unknown> {
   if (flights === null || typeof flights !== 'object' || typeof (flights as Coalescer<unknown, unknown>).run !== 'function') {
-    throw new InvalidArgumentError(`${api}: flights must be a Coalescer — a SingleFlight or a SingleFlightCache from @yieldpoint/core (anything with run(key, fn, opts)).`)
+    throw new InvalidArgumentError(
+      `${api}: flights must be a Coalescer — a SingleFlight or a SingleFlightCache from @yieldpoint/core (anything with run(key, fn, opts)).`,
+    )
   }
 }
 
@@ -91,7 +93,12 @@ export function fromFlight<K, R>(flights: Coalescer<K, R>, key: K, factory: (sig
  * clicks$.pipe(flightMap(products, (e) => e.productId, (id, signal) => fetch$(id, signal)))
  * ```
  */
-export function flightMap<T, K, R>(flights: Coalescer<K, R>, keyOf: (value: T) => K, project: (value: T, signal: AbortSignal) => ObservableInput<R>, opts?: WaitOptions): OperatorFunction<T, R> {
+export function flightMap<T, K, R>(
+  flights: Coalescer<K, R>,
+  keyOf: (value: T) => K,
+  project: (value: T, signal: AbortSignal) => ObservableInput<R>,
+  opts?: WaitOptions,
+): OperatorFunction<T, R> {
   checkFlights('flightMap(flights, keyOf, project)', flights)
   checkFunction('flightMap(flights, keyOf, project)', keyOf, 'keyOf')
   checkFunction('flightMap(flights, keyOf, project)', project, 'project')

@@ -105,7 +105,11 @@ export function withKey<T, K>(locks: KeyedLock<K>, key: K, opts?: WaitOptions): 
  * edits$.pipe(lockMap(docLock, (edit) => save$(edit)))
  * ```
  */
-export function lockMap<T, O extends ObservableInput<unknown>>(lock: Lock, project: (value: T, index: number) => O, opts?: MapOptions): OperatorFunction<T, ObservedValueOf<O>> {
+export function lockMap<T, O extends ObservableInput<unknown>>(
+  lock: Lock,
+  project: (value: T, index: number) => O,
+  opts?: MapOptions,
+): OperatorFunction<T, ObservedValueOf<O>> {
   checkLock('lockMap(lock, project)', lock)
   checkFunction('lockMap(lock, project)', project, 'project')
   checkOptions('lockMap(lock, project, options)', opts, [...WAIT, 'concurrent'])
@@ -128,7 +132,11 @@ export function lockMap<T, O extends ObservableInput<unknown>>(lock: Lock, proje
  * ids$.pipe(permitMap(partnerApi, (id) => fetch$(id), { concurrent: 8 }))
  * ```
  */
-export function permitMap<T, O extends ObservableInput<unknown>>(semaphore: Semaphore, project: (value: T, index: number) => O, opts?: PermitMapOptions): OperatorFunction<T, ObservedValueOf<O>> {
+export function permitMap<T, O extends ObservableInput<unknown>>(
+  semaphore: Semaphore,
+  project: (value: T, index: number) => O,
+  opts?: PermitMapOptions,
+): OperatorFunction<T, ObservedValueOf<O>> {
   checkSemaphore('permitMap(semaphore, project)', semaphore)
   checkFunction('permitMap(semaphore, project)', project, 'project')
   checkOptions('permitMap(semaphore, project, options)', opts, [...PERMIT, 'concurrent'])
@@ -149,7 +157,12 @@ export function permitMap<T, O extends ObservableInput<unknown>>(semaphore: Sema
  * edits$.pipe(keyedLockMap(docs, (edit) => edit.docId, (edit) => save$(edit)))
  * ```
  */
-export function keyedLockMap<T, K, O extends ObservableInput<unknown>>(locks: KeyedLock<K>, keyOf: (value: T) => K, project: (value: T, index: number) => O, opts?: MapOptions): OperatorFunction<T, ObservedValueOf<O>> {
+export function keyedLockMap<T, K, O extends ObservableInput<unknown>>(
+  locks: KeyedLock<K>,
+  keyOf: (value: T) => K,
+  project: (value: T, index: number) => O,
+  opts?: MapOptions,
+): OperatorFunction<T, ObservedValueOf<O>> {
   checkKeyedLock('keyedLockMap(locks, keyOf, project)', locks)
   checkFunction('keyedLockMap(locks, keyOf, project)', keyOf, 'keyOf')
   checkFunction('keyedLockMap(locks, keyOf, project)', project, 'project')
@@ -174,7 +187,10 @@ export function keyedLockMap<T, K, O extends ObservableInput<unknown>>(locks: Ke
  * refreshClicks$.pipe(exhaustLockMap(refreshLock, () => refresh$()))
  * ```
  */
-export function exhaustLockMap<T, O extends ObservableInput<unknown>>(lock: Lock, project: (value: T, index: number) => O): OperatorFunction<T, ObservedValueOf<O>> {
+export function exhaustLockMap<T, O extends ObservableInput<unknown>>(
+  lock: Lock,
+  project: (value: T, index: number) => O,
+): OperatorFunction<T, ObservedValueOf<O>> {
   checkLock('exhaustLockMap(lock, project)', lock)
   checkFunction('exhaustLockMap(lock, project)', project, 'project')
   return guardExhaustMap(() => lock.tryAcquire(), project)
@@ -188,7 +204,11 @@ export function exhaustLockMap<T, O extends ObservableInput<unknown>>(lock: Lock
  * pings$.pipe(exhaustPermitMap(probes, (host) => probe$(host)))
  * ```
  */
-export function exhaustPermitMap<T, O extends ObservableInput<unknown>>(semaphore: Semaphore, project: (value: T, index: number) => O, opts?: Pick<SemaphoreAcquireOptions, 'permits'>): OperatorFunction<T, ObservedValueOf<O>> {
+export function exhaustPermitMap<T, O extends ObservableInput<unknown>>(
+  semaphore: Semaphore,
+  project: (value: T, index: number) => O,
+  opts?: Pick<SemaphoreAcquireOptions, 'permits'>,
+): OperatorFunction<T, ObservedValueOf<O>> {
   checkSemaphore('exhaustPermitMap(semaphore, project)', semaphore)
   checkFunction('exhaustPermitMap(semaphore, project)', project, 'project')
   checkOptions('exhaustPermitMap(semaphore, project, options)', opts, ['permits'])
@@ -203,7 +223,11 @@ export function exhaustPermitMap<T, O extends ObservableInput<unknown>>(semaphor
  * refresh$.pipe(exhaustKeyedLockMap(refreshing, (r) => r.id, (r) => reload$(r.id)))
  * ```
  */
-export function exhaustKeyedLockMap<T, K, O extends ObservableInput<unknown>>(locks: KeyedLock<K>, keyOf: (value: T) => K, project: (value: T, index: number) => O): OperatorFunction<T, ObservedValueOf<O>> {
+export function exhaustKeyedLockMap<T, K, O extends ObservableInput<unknown>>(
+  locks: KeyedLock<K>,
+  keyOf: (value: T) => K,
+  project: (value: T, index: number) => O,
+): OperatorFunction<T, ObservedValueOf<O>> {
   checkKeyedLock('exhaustKeyedLockMap(locks, keyOf, project)', locks)
   checkFunction('exhaustKeyedLockMap(locks, keyOf, project)', keyOf, 'keyOf')
   checkFunction('exhaustKeyedLockMap(locks, keyOf, project)', project, 'project')

@@ -24,7 +24,15 @@ export interface MapOptions extends WaitOptions {
 export interface PermitMapOptions extends MapOptions, Pick<SemaphoreAcquireOptions, 'permits'> {}
 
 const describe = (value: unknown): string =>
-  typeof value === 'string' ? JSON.stringify(value) : typeof value === 'function' ? 'a function' : value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value)
+  typeof value === 'string'
+    ? JSON.stringify(value)
+    : typeof value === 'function'
+      ? 'a function'
+      : value === null
+        ? 'null'
+        : typeof value === 'object'
+          ? 'an object'
+          : String(value)
 
 /**
  * Validates operator options when the operator is created, so a mistake surfaces at the call
@@ -33,7 +41,8 @@ const describe = (value: unknown): string =>
  */
 export function checkOptions(api: string, opts: unknown, allowed: readonly string[]): void {
   if (opts === undefined) return
-  if (typeof opts !== 'object' || opts === null) throw new InvalidArgumentError(`${api}: options must be an object like { ${allowed.join(', ')} }, got ${describe(opts)}.`)
+  if (typeof opts !== 'object' || opts === null)
+    throw new InvalidArgumentError(`${api}: options must be an object like { ${allowed.join(', ')} }, got ${describe(opts)}.`)
   const o = opts as Record<string, unknown>
   for (const key of Object.keys(o)) {
     if (!allowed.includes(key)) throw new InvalidArgumentError(`${api}: unknown option ${JSON.stringify(key)}; the options are { ${allowed.join(', ')} }.`)
@@ -42,7 +51,13 @@ export function checkOptions(api: string, opts: unknown, allowed: readonly strin
   if (timeout !== undefined && (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0)) {
     throw new InvalidArgumentError(`${api}: options.timeout must be a number of milliseconds >= 0 (or Infinity for none), got ${describe(timeout)}.`)
   }
-  if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).addEventListener !== 'function' || typeof (signal as AbortSignal).aborted !== 'boolean')) {
+  if (
+    signal !== undefined &&
+    (signal === null ||
+      typeof signal !== 'object' ||
+      typeof (signal as AbortSignal).addEventListener !== 'function' ||
+      typeof (signal as AbortSignal).aborted !== 'boolean')
+  ) {
     throw new InvalidArgumentError(`${api}: options.signal must be an AbortSignal, got ${describe(signal)}. Pass controller.signal from an AbortController.`)
   }
   if (permits !== undefined && (typeof permits !== 'number' || !Number.isInteger(permits) || permits < 1)) {

@@ -56,7 +56,11 @@ export function holding<T>(acquire: () => Acquire): MonoTypeOperatorFunction<T> 
  * turns in FIFO order.
  * @internal
  */
-export function guardMap<T, O extends ObservableInput<unknown>>(acquire: Acquire, project: (value: T, index: number) => O, concurrent: number): OperatorFunction<T, ObservedValueOf<O>> {
+export function guardMap<T, O extends ObservableInput<unknown>>(
+  acquire: Acquire,
+  project: (value: T, index: number) => O,
+  concurrent: number,
+): OperatorFunction<T, ObservedValueOf<O>> {
   type R = ObservedValueOf<O>
   return (source) =>
     new Observable<R>((subscriber) => {
@@ -162,7 +166,10 @@ export function guardMap<T, O extends ObservableInput<unknown>>(acquire: Acquire
  * (`tryAcquire`) is dropped; otherwise its inner Observable runs holding it.
  * @internal
  */
-export function guardExhaustMap<T, O extends ObservableInput<unknown>>(tryAcquire: (value: T) => Guard | undefined, project: (value: T, index: number) => O): OperatorFunction<T, ObservedValueOf<O>> {
+export function guardExhaustMap<T, O extends ObservableInput<unknown>>(
+  tryAcquire: (value: T) => Guard | undefined,
+  project: (value: T, index: number) => O,
+): OperatorFunction<T, ObservedValueOf<O>> {
   type R = ObservedValueOf<O>
   return (source) =>
     new Observable<R>((subscriber) => {

@@ -2,7 +2,20 @@ import { Event, InvalidArgumentError, KeyedLock, Lock, Semaphore, SingleFlight, 
 import { defer, firstValueFrom, ignoreElements, from, lastValueFrom, NEVER, Observable, of, range, take, toArray } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { describe, expect, it, vi } from 'vitest'
-import { exhaustKeyedLockMap, exhaustLockMap, exhaustPermitMap, flightMap, fromFlight, keyedLockMap, lockMap, permitMap, whenSet, withKey, withLock, withPermit } from '../src'
+import {
+  exhaustKeyedLockMap,
+  exhaustLockMap,
+  exhaustPermitMap,
+  flightMap,
+  fromFlight,
+  keyedLockMap,
+  lockMap,
+  permitMap,
+  whenSet,
+  withKey,
+  withLock,
+  withPermit,
+} from '../src'
 
 const settle = () => new Promise<void>((r) => setImmediate(r))
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
@@ -31,13 +44,25 @@ describe('a synchronous source sees downstream unsubscribe (subscribed with the 
     ['withKey', (src) => src.pipe(withKey(new KeyedLock<string>(), 'k'))],
     ['lockMap inner', (src) => of(0).pipe(lockMap(new Lock(), () => src))],
     ['permitMap inner', (src) => of(0).pipe(permitMap(new Semaphore(1), () => src))],
-    ['keyedLockMap inner', (src) => of(0).pipe(keyedLockMap(new KeyedLock<number>(), (v) => v, () => src))],
+    [
+      'keyedLockMap inner',
+      (src) =>
+        of(0).pipe(
+          keyedLockMap(
+            new KeyedLock<number>(),
+            (v) => v,
+            () => src,
+          ),
+        ),
+    ],
   ]
   for (const [name, wrap] of cases) {
     it(`${name}: take(3) pulls 3 values, like plain mergeMap`, () => {
       const { state, source } = counting()
       const seen: number[] = []
-      wrap(source).pipe(take(3)).subscribe((v) => seen.push(v))
+      wrap(source)
+        .pipe(take(3))
+        .subscribe((v) => seen.push(v))
       expect(seen).toEqual([0, 1, 2])
       expect(state.pulled).toBe(3)
     })
@@ -50,7 +75,10 @@ describe('a synchronous source sees downstream unsubscribe (subscribed with the 
 describe('teardown is complete when unsubscribe() returns', () => {
   it('lockMap over NEVER: the lock is free right after unsubscribe()', () => {
     const lock = new Lock()
-    range(0, 5).pipe(lockMap(lock, () => NEVER)).subscribe().unsubscribe()
+    range(0, 5)
+      .pipe(lockMap(lock, () => NEVER))
+      .subscribe()
+      .unsubscribe()
     expect(lock.locked()).toBe(false)
     expect(lock.statistics().waiting).toBe(0)
   })
@@ -63,7 +91,10 @@ describe('teardown is complete when unsubscribe() returns', () => {
     const never = (i: number) => defer(() => (started.push(i), NEVER))
     range(0, 5).pipe(lockMap(lock, never)).subscribe().unsubscribe()
     range(0, 5).pipe(permitMap(sem, never)).subscribe().unsubscribe()
-    range(0, 5).pipe(keyedLockMap(locks, () => 1, never)).subscribe().unsubscribe()
+    range(0, 5)
+      .pipe(keyedLockMap(locks, () => 1, never))
+      .subscribe()
+      .unsubscribe()
     expect(lock.locked()).toBe(false)
     expect(sem.value).toBe(2)
     expect(sem.statistics().waiting).toBe(0)
@@ -120,7 +151,12 @@ describe('permitMap behaves like mergeMap(project, concurrent) with the permit a
   })
 
   it('keeps emission order of a single stream with a Lock (FIFO)', async () => {
-    const out = await lastValueFrom(range(0, 50).pipe(lockMap(new Lock(), (i) => defer(async () => (await Promise.resolve(), i))), toArray()))
+    const out = await lastValueFrom(
+      range(0, 50).pipe(
+        lockMap(new Lock(), (i) => defer(async () => (await Promise.resolve(), i))),
+        toArray(),
+      ),
+    )
     expect(out).toEqual(Array.from({ length: 50 }, (_, i) => i))
   })
 })
@@ -136,7 +172,12 @@ describe('keyed and exhaust forms', () => {
         log.push(`${v} out`)
         return v
       })
-    await lastValueFrom(from(['a1', 'b1', 'a2']).pipe(keyedLockMap(locks, (v) => v[0]!, job), toArray()))
+    await lastValueFrom(
+      from(['a1', 'b1', 'a2']).pipe(
+        keyedLockMap(locks, (v) => v[0]!, job),
+        toArray(),
+      ),
+    )
     expect(log.indexOf('b1 in')).toBeLessThan(log.indexOf('a1 out'))
     expect(log.indexOf('a2 in')).toBeGreaterThan(log.indexOf('a1 out'))
     expect(locks.size).toBe(0)
@@ -153,16 +194,48 @@ describe('keyed and exhaust forms', () => {
   it('exhaust forms: a busy guard means skip, never wait', async () => {
     const lock = new Lock()
     const holder = lock.tryAcquire()!
-    expect(await lastValueFrom(of(1, 2).pipe(exhaustLockMap(lock, (v) => of(v)), toArray()))).toEqual([])
+    expect(
+      await lastValueFrom(
+        of(1, 2).pipe(
+          exhaustLockMap(lock, (v) => of(v)),
+          toArray(),
+        ),
+      ),
+    ).toEqual([])
     holder.release()
-    expect(await lastValueFrom(of(1, 2).pipe(exhaustLockMap(lock, (v) => of(v)), toArray()))).toEqual([1, 2])
+    expect(
+      await lastValueFrom(
+        of(1, 2).pipe(
+          exhaustLockMap(lock, (v) => of(v)),
+          toArray(),
+        ),
+      ),
+    ).toEqual([1, 2])
     const sem = new Semaphore(1)
     const g = sem.tryAcquire()!
-    expect(await lastValueFrom(of(1).pipe(exhaustPermitMap(sem, (v) => of(v)), toArray()))).toEqual([])
+    expect(
+      await lastValueFrom(
+        of(1).pipe(
+          exhaustPermitMap(sem, (v) => of(v)),
+          toArray(),
+        ),
+      ),
+    ).toEqual([])
     g.release()
     const locks = new KeyedLock<string>()
     const k = locks.tryAcquire('a')!
-    expect(await lastValueFrom(of('a', 'b').pipe(exhaustKeyedLockMap(locks, (v) => v, (v) => of(v)), toArray()))).toEqual(['b'])
+    expect(
+      await lastValueFrom(
+        of('a', 'b').pipe(
+          exhaustKeyedLockMap(
+            locks,
+            (v) => v,
+            (v) => of(v),
+          ),
+          toArray(),
+        ),
+      ),
+    ).toEqual(['b'])
     k.release()
     expect(lock.statistics().waiting + sem.statistics().waiting).toBe(0)
   })
@@ -181,7 +254,13 @@ describe('arguments are checked when the operator is created', () => {
     expect(() => withKey(new KeyedLock(), 'k', { signal: {} as AbortSignal })).toThrow(/signal must be an AbortSignal/)
     expect(() => keyedLockMap(new KeyedLock(), 1 as never, () => of(1))).toThrow(/keyOf must be a function/)
     expect(() => flightMap(new SingleFlight(), (v) => v, 1 as never)).toThrow(/project must be a function/)
-    expect(() => flightMap({} as SingleFlight, (v) => v, () => of(1))).toThrow(InvalidArgumentError)
+    expect(() =>
+      flightMap(
+        {} as SingleFlight,
+        (v) => v,
+        () => of(1),
+      ),
+    ).toThrow(InvalidArgumentError)
     expect(() => whenSet(new Event(), { timeout: Number.NaN })).toThrow(InvalidArgumentError)
   })
 })
@@ -300,7 +379,15 @@ describe('README marbles, reproduced with TestScheduler', () => {
   it('keyedLockMap: the second a waits only for the first a', () => {
     scheduler().run(({ cold, hot, expectObservable }) => {
       const locks = new KeyedLock<string>()
-      expectObservable(hot('ab-a|').pipe(keyedLockMap(locks, (k) => k, (k) => cold('-x|', { x: k })))).toBe('-xy-x|', { x: 'a', y: 'b' })
+      expectObservable(
+        hot('ab-a|').pipe(
+          keyedLockMap(
+            locks,
+            (k) => k,
+            (k) => cold('-x|', { x: k }),
+          ),
+        ),
+      ).toBe('-xy-x|', { x: 'a', y: 'b' })
     })
   })
 })

@@ -24,7 +24,9 @@ describe('marbles: ordering and teardown (TestScheduler)', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const source = cold('-a-#', undefined, new Error('boom'))
       const observed = new Observable<string>((sub) =>
-        source.pipe(withPermit(sem)).subscribe({ next: (v) => sub.next(v), error: (e) => ((heldWhenErrored = sem.locked()), sub.error(e)), complete: () => sub.complete() }),
+        source
+          .pipe(withPermit(sem))
+          .subscribe({ next: (v) => sub.next(v), error: (e) => ((heldWhenErrored = sem.locked()), sub.error(e)), complete: () => sub.complete() }),
       )
       expectObservable(observed).toBe('-a-#', undefined, new Error('boom'))
     })
@@ -101,7 +103,9 @@ describe('async: contention, teardown, single-flight', () => {
     const holder = await lock.acquire()
     const stop = new Subject<void>()
     let ran = false
-    const waiting = of(1).pipe(withLock(lock), takeUntil(stop)).subscribe(() => (ran = true))
+    const waiting = of(1)
+      .pipe(withLock(lock), takeUntil(stop))
+      .subscribe(() => (ran = true))
     expect(lock.statistics().waiting).toBe(1)
     stop.next()
     expect(lock.statistics().waiting).toBe(0)
@@ -117,7 +121,9 @@ describe('async: contention, teardown, single-flight', () => {
     const lock = new Lock()
     const holder = await lock.acquire()
     let subscribed = false
-    defer(() => ((subscribed = true), of(1))).pipe(withLock(lock)).subscribe()
+    defer(() => ((subscribed = true), of(1)))
+      .pipe(withLock(lock))
+      .subscribe()
     holder.release()
     expect(subscribed).toBe(true)
     expect(lock.locked()).toBe(false)
@@ -154,10 +160,16 @@ describe('async: contention, teardown, single-flight', () => {
     const cache = new SingleFlightCache<string, string>({ ttl: 60_000 })
     let calls = 0
     const fetch$ = (id: string) => defer(async () => (calls++, await settle(), `product ${id}`))
-    const out = await lastValueFrom(from(['a', 'a', 'b', 'a']).pipe(flightMap(cache, (id) => id, fetch$), (s) => new Observable<string[]>((sub) => {
-      const all: string[] = []
-      return s.subscribe({ next: (v) => all.push(v), error: (e) => sub.error(e), complete: () => (sub.next(all.sort()), sub.complete()) })
-    })))
+    const out = await lastValueFrom(
+      from(['a', 'a', 'b', 'a']).pipe(
+        flightMap(cache, (id) => id, fetch$),
+        (s) =>
+          new Observable<string[]>((sub) => {
+            const all: string[] = []
+            return s.subscribe({ next: (v) => all.push(v), error: (e) => sub.error(e), complete: () => (sub.next(all.sort()), sub.complete()) })
+          }),
+      ),
+    )
     expect(out).toEqual(['product a', 'product a', 'product a', 'product b'])
     expect(calls).toBe(2)
     await firstValueFrom(fromFlight(cache, 'a', () => fetch$('a')))

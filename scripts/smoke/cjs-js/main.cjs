@@ -10,7 +10,16 @@ async function main() {
   const locks = new KeyedLock()
   let peak = 0
   let running = 0
-  await Promise.all(['a', 'b', 'a', 'b'].map((k) => locks.runExclusive(k, async () => { running++; peak = Math.max(peak, running); await new Promise((r) => setImmediate(r)); running-- })))
+  await Promise.all(
+    ['a', 'b', 'a', 'b'].map((k) =>
+      locks.runExclusive(k, async () => {
+        running++
+        peak = Math.max(peak, running)
+        await new Promise((r) => setImmediate(r))
+        running--
+      }),
+    ),
+  )
   assert.equal(peak, 2)
 
   const lock = new Lock()
@@ -38,7 +47,14 @@ async function main() {
   const store = new RedisStore({ client, prefix: `smoke-cjs-${process.pid}:` })
   const cache = new SingleFlightCache({ ttl: 5_000, store })
   let loads = 0
-  await Promise.all(Array.from({ length: 20 }, () => cache.getOrSet('k', async () => { loads++; return 1 })))
+  await Promise.all(
+    Array.from({ length: 20 }, () =>
+      cache.getOrSet('k', async () => {
+        loads++
+        return 1
+      }),
+    ),
+  )
   assert.equal(loads, 1)
   store.close()
   await client.quit()
@@ -51,11 +67,21 @@ async function main() {
     const store2 = new RedisStore({ client: nodeRedis, prefix: `smoke-cjs-node-redis-${process.pid}:` })
     const cache2 = new SingleFlightCache({ ttl: 5_000, store: store2 })
     let loads2 = 0
-    await Promise.all(Array.from({ length: 20 }, () => cache2.getOrSet('k', async () => { loads2++; return 1 })))
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        cache2.getOrSet('k', async () => {
+          loads2++
+          return 1
+        }),
+      ),
+    )
     assert.equal(loads2, 1)
     store2.close()
     await nodeRedis.quit()
   }
   console.log(`cjs-js: core, express 5, ioredis${process.env.SMOKE_NODE_REDIS ? ', node-redis' : ''} ok`)
 }
-main().catch((e) => { console.error(e); process.exit(1) })
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

@@ -9,11 +9,22 @@ import { Redis } from 'ioredis'
 // the lost update, fixed
 const lock = new Lock()
 let n = 0
-await Promise.all(Array.from({ length: 10 }, () => lock.runExclusive(async () => { const v = n; await new Promise((r) => setImmediate(r)); n = v + 1 })))
+await Promise.all(
+  Array.from({ length: 10 }, () =>
+    lock.runExclusive(async () => {
+      const v = n
+      await new Promise((r) => setImmediate(r))
+      n = v + 1
+    }),
+  ),
+)
 assert.equal(n, 10)
 
 // a typed error whose message ends with its page
-assert.throws(() => new Semaphore(-1), (e) => e instanceof InvalidArgumentError && e.message.endsWith('https://yieldpoint.dev/errors/ERR_YP_INVALID_ARGUMENT'))
+assert.throws(
+  () => new Semaphore(-1),
+  (e) => e instanceof InvalidArgumentError && e.message.endsWith('https://yieldpoint.dev/errors/ERR_YP_INVALID_ARGUMENT'),
+)
 
 // Express 4: 20 concurrent requests for one key → the handler runs once (ttl: later ones are hits)
 let handled = 0
@@ -38,7 +49,14 @@ if (client.status !== 'ready') await new Promise((r) => client.once('ready', r))
 const store = new RedisStore({ client, prefix: `smoke-esm-${process.pid}:` })
 const cache = new SingleFlightCache({ ttl: 5_000, store })
 let loads = 0
-const values = await Promise.all(Array.from({ length: 20 }, () => cache.getOrSet('k', async () => { loads++; return 'v' })))
+const values = await Promise.all(
+  Array.from({ length: 20 }, () =>
+    cache.getOrSet('k', async () => {
+      loads++
+      return 'v'
+    }),
+  ),
+)
 assert.equal(loads, 1)
 assert.ok(values.every((v) => v === 'v'))
 store.close()

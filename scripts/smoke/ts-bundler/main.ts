@@ -11,14 +11,28 @@ import { from, lastValueFrom, toArray } from 'rxjs'
 const sem = new Semaphore(2)
 let running = 0
 let peak = 0
-const work = async (x: number): Promise<number> => { running++; peak = Math.max(peak, running); await new Promise((r) => setImmediate(r)); running--; return x * 2 }
+const work = async (x: number): Promise<number> => {
+  running++
+  peak = Math.max(peak, running)
+  await new Promise((r) => setImmediate(r))
+  running--
+  return x * 2
+}
 const doubled = await lastValueFrom(from([1, 2, 3, 4, 5, 6]).pipe(permitMap(sem, work), toArray()))
 assert.equal(doubled.length, 6)
 assert.equal(peak, 2)
 
 const flights = new SingleFlight<string, number>()
 let runs = 0
-const results = await Promise.all(Array.from({ length: 10 }, () => flights.run('k', async () => { runs++; await new Promise((r) => setImmediate(r)); return 42 })))
+const results = await Promise.all(
+  Array.from({ length: 10 }, () =>
+    flights.run('k', async () => {
+      runs++
+      await new Promise((r) => setImmediate(r))
+      return 42
+    }),
+  ),
+)
 assert.equal(runs, 1)
 assert.ok(results.every((r) => r === 42))
 

@@ -34,12 +34,27 @@ async function main(): Promise<void> {
 
   const cache = new SingleFlightCache<string, string>({ ttl: 5_000 })
   let fetches = 0
-  const load = async (key: string, _signal: AbortSignal): Promise<string> => { fetches++; return key.toUpperCase() }
-  const out = await lastValueFrom(from(['a', 'b', 'a', 'b', 'a']).pipe(flightMap(cache, (k: string) => k, load), toArray()))
+  const load = async (key: string, _signal: AbortSignal): Promise<string> => {
+    fetches++
+    return key.toUpperCase()
+  }
+  const out = await lastValueFrom(
+    from(['a', 'b', 'a', 'b', 'a']).pipe(
+      flightMap(cache, (k: string) => k, load),
+      toArray(),
+    ),
+  )
   assert.equal(out.length, 5)
   assert.equal(fetches, 2)
-  const err: unknown = await cache.getOrSet('bad', async () => { throw new YieldpointError('ERR_YP_SMOKE', 'no') }).catch((e: unknown) => e)
+  const err: unknown = await cache
+    .getOrSet('bad', async () => {
+      throw new YieldpointError('ERR_YP_SMOKE', 'no')
+    })
+    .catch((e: unknown) => e)
   assert.ok(err instanceof YieldpointError && err.message.endsWith('https://yieldpoint.dev/errors/ERR_YP_SMOKE'))
   console.log(`ts-nodenext: nest ${require('@nestjs/core/package.json').version}, rxjs ok`)
 }
-main().catch((e) => { console.error(e); process.exit(1) })
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

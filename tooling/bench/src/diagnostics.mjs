@@ -75,7 +75,15 @@ async function paired(a, b) {
   const ratios = []
   for (let round = 0; round < WARMUP + ROUNDS; round++) {
     const rates = {}
-    for (const [k, sample] of round % 2 ? [['b', b], ['a', a]] : [['a', a], ['b', b]]) {
+    for (const [k, sample] of round % 2
+      ? [
+          ['b', b],
+          ['a', a],
+        ]
+      : [
+          ['a', a],
+          ['b', b],
+        ]) {
       gc()
       rates[k] = await rate(sample, n)
     }
@@ -104,7 +112,10 @@ export async function diagnosticsBench() {
     for (const name of core.channelNames) unsubscribe(name, listener)
   }
   console.log(`\n### Diagnostics channels: cost when nobody subscribes (Node ${process.versions.node})\n`)
-  console.log(`Ops/s of core as built ÷ the same build with its ${replaced} diagnostics checks compiled out, paired per round (median ± MAD of ${ROUNDS} rounds). Target ≥ 0.95×. Last column: the price once a no-op subscriber listens on every channel (not a target).\n`)
+  console.log(
+    `Ops/s of core as built ÷ the same build with its ${replaced} diagnostics checks compiled out, paired per round (median ± MAD of ` +
+      `${ROUNDS} rounds). Target ≥ 0.95×. Last column: the price once a no-op subscriber listens on every channel (not a target).\n`,
+  )
   table(['scenario', 'unsubscribed vs no checks', '≥ 0.95×', 'subscribed vs no checks'], Object.values(rows))
   return met
 }

@@ -59,7 +59,15 @@ async function coldBurst(url, quick, verdicts) {
   console.log('\n### E2 — HTTP: 1,000 concurrent requests on a cold key behind coalesce() (upstream takes 50 ms)\n')
   table(
     ['upstream calls per burst', 'p99 latency (median)', "upstream's own (median)", 'p99 ÷ upstream', 'plain-route burst p99'],
-    [[[...calls].join(', '), `${median(p99s).toFixed(1)} ms`, `${median(ups).toFixed(1)} ms`, `${median(ratios).toFixed(2)}×`, `${median(plainP99s).toFixed(1)} ms`]],
+    [
+      [
+        [...calls].join(', '),
+        `${median(p99s).toFixed(1)} ms`,
+        `${median(ups).toFixed(1)} ms`,
+        `${median(ratios).toFixed(2)}×`,
+        `${median(plainP99s).toFixed(1)} ms`,
+      ],
+    ],
   )
   if (errors) console.log(`\nAnomalies: ${errors} non-200 responses`)
   const one = calls.size === 1 && calls.has(1)

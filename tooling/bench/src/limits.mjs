@@ -196,7 +196,8 @@ export async function limitsBench({ quick, verdicts, only }) {
     // No "most per window" column: when a call *runs* lags its grant by however long the event
     // loop is busy, so a bench cannot see the limit; the property tests check it on the clock.
     console.log(
-      '\n"yieldpoint ×" > 1 means yieldpoint is faster. † abandoned at the deadline: its time is extrapolated from the share done. bottleneck runs each job through a timer, so sequential calls cost milliseconds each.',
+      '\n"yieldpoint ×" > 1 means yieldpoint is faster. † abandoned at the deadline: its time is extrapolated ' +
+        'from the share done. bottleneck runs each job through a timer, so sequential calls cost milliseconds each.',
     )
     for (const n of names.filter((k) => k !== 'yieldpoint')) {
       const ratio = median(res[n].ratio)

@@ -247,7 +247,12 @@ function judge({ title, results }) {
   const vsGuard = median(pairs)
   // No paired round (both abandoned at the deadline, e.g. a --quick run on a loaded machine): no verdict.
   if (!pairs.length) {
-    verdicts.push([`${short} ${title.split(' — ')[1] ?? ''}`.trim(), '≥ 0.95× guard-min and ahead of every peer', 'no paired sample (abandoned at the deadline)', 'NO DATA'])
+    verdicts.push([
+      `${short} ${title.split(' — ')[1] ?? ''}`.trim(),
+      '≥ 0.95× guard-min and ahead of every peer',
+      'no paired sample (abandoned at the deadline)',
+      'NO DATA',
+    ])
     return
   }
   verdicts.push([`${short} ${title.split(' — ')[1] ?? ''}`.trim(), '≥ 0.95× guard-min', `${vsGuard.toFixed(2)}×`, vsGuard >= 0.95 ? 'PASS' : 'FAIL'])
@@ -270,7 +275,8 @@ function judge({ title, results }) {
 
 console.log(`# yieldpoint bench — node ${process.version}, ${quick ? 'quick' : 'full'} run, ${new Date().toISOString()}`)
 console.log(
-  'ops/s: median over rounds; spread: MAD; vs baseline-min / vs guard-min: median of per-round ratios to each floor (higher is faster); † abandoned at the deadline',
+  'ops/s: median over rounds; spread: MAD; vs baseline-min / vs guard-min: median of ' +
+    'per-round ratios to each floor (higher is faster); † abandoned at the deadline',
 )
 
 if (!only || only === 'primitives' || only === 'A') {

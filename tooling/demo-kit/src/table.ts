@@ -18,7 +18,15 @@ export function printStampedeTable(title: string, rows: StampedeRow[], unit = 'r
   const header = ['strategy', unit, 'ok', 'upstream calls', 'p50', 'p99', `${unit}/s`]
   const cells = rows.map((r) => {
     const sorted = [...r.latencies].sort((a, b) => a - b)
-    return [r.strategy, String(r.requests), String(r.ok), String(r.upstreamCalls), `${percentile(sorted, 50).toFixed(0)} ms`, `${percentile(sorted, 99).toFixed(0)} ms`, ((r.requests / r.elapsedMs) * 1000).toFixed(0)]
+    return [
+      r.strategy,
+      String(r.requests),
+      String(r.ok),
+      String(r.upstreamCalls),
+      `${percentile(sorted, 50).toFixed(0)} ms`,
+      `${percentile(sorted, 99).toFixed(0)} ms`,
+      ((r.requests / r.elapsedMs) * 1000).toFixed(0),
+    ]
   })
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
   const line = (c: string[]): string => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(' | ')} |`

@@ -35,7 +35,11 @@ export function extract(root: string, readme: string): Snippet[] {
     if (fence && fence[3] === '') {
       if (CODE.test(open.lang)) {
         const n = out.length + 1
-        const stem = rel.replace(/README\.md$/, '').replace(/[\\/]+/g, '-').replace(/-$/, '') || 'root'
+        const stem =
+          rel
+            .replace(/README\.md$/, '')
+            .replace(/[\\/]+/g, '-')
+            .replace(/-$/, '') || 'root'
         out.push({ id: `${rel}#${n}`, file: `${stem}-${n}.ts`, readme: rel, line: open.line, code: `${open.body.join('\n')}\n` })
       }
       open = undefined

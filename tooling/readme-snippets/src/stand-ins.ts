@@ -89,4 +89,3 @@ globalThis.connect = async () => {
     },
   }
 }
-

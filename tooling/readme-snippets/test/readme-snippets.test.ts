@@ -49,7 +49,9 @@ async function freePort(): Promise<number> {
 async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
   if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('redis-server is not installed (the README test command installs it).')
   const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
   let log = ''
   for await (const chunk of child.stdout!) {
     log += String(chunk)
@@ -72,7 +74,14 @@ beforeAll(async () => {
   mkdirSync(out, { recursive: true })
   // ESM, so top-level await and `using` work as they would in the reader's project.
   writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n')
-  const tsconfig = { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', experimentalDecorators: true, emitDecoratorMetadata: true, strict: true }
+  const tsconfig = {
+    target: 'ES2022',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    experimentalDecorators: true,
+    emitDecoratorMetadata: true,
+    strict: true,
+  }
   writeFileSync(join(out, 'tsconfig.json'), `${JSON.stringify({ compilerOptions: tsconfig }, null, 2)}\n`)
   for (const s of snippets) writeFileSync(join(out, s.file), s.code)
   const files = snippets.map((s) => join(out, s.file))
