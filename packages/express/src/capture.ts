@@ -95,6 +95,7 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
   let tooBig = false
   let buffering = options.buffer
   let state: 'running' | 'ended' | 'failed' = 'running'
+  let statusAtHead = 0 // res.statusCode when the head was taken: a later change restarted the response
   let head: { status: number; statusMessage: string | undefined; headers: Headers; args: Headers } | undefined
   const inner = { writeHead: res.writeHead, write: res.write, end: res.end, destroy: res.destroy }
   let resolve!: (captured: CapturedResponse) => void
@@ -153,6 +154,7 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
       else if (arg && typeof arg === 'object') args = { ...args, ...normalizeHeaders(arg) }
     }
     head = { status: statusCode, statusMessage, headers: { ...normalizeHeaders(res.getHeaders()), ...args }, args }
+    statusAtHead = res.statusCode
   }
 
   /** Buffer mode → pass-through: sends the held head and chunks through the earlier layers. */
@@ -194,8 +196,12 @@ export function captureResponse(res: Response, options: CaptureOptions): Capture
     // it left (`pipeline()` into a dead socket fails with a premature close), possibly after body
     // chunks under a 200 head (an error page glued to half a body). Not an answer to share: the
     // followers elect a new leader.
-    if (clientGone && (head!.status >= 500 || res.statusCode !== head!.status)) {
-      fail('the handler failed after its client left')
+    // Same when the head was held back (a refresh that may yet answer with the stale copy) and
+    // the status changed after it was taken: an error handler restarted a response whose body
+    // had begun, and "half a body + error page" under a 200 would be kept for the whole ttl.
+    const restarted = (clientGone || buffering) && res.statusCode !== statusAtHead
+    if (restarted || (clientGone && head!.status >= 500)) {
+      fail(restarted ? 'an error response was written over a body that had begun' : 'the handler failed after its client left')
       return (inner.end as (...args: unknown[]) => Response).call(this, chunk, encoding, cb)
     }
     const held = buffering

@@ -252,6 +252,44 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
     }
   })
 
+  it('6. a refresh that writes part of its body and then fails (next(err)) is neither cached nor shared as a 200', async () => {
+    let clock = 0
+    const cache = new SingleFlightCache<string, CapturedResponse>({
+      ttl: 100,
+      staleIfError: 60_000,
+      now: () => clock,
+      store: new ByteBudgetStore({ max: 10, maxBytes: 1e6 }),
+    })
+    const app = express()
+    let failing = false
+    app.get('/feed', coalesce({ cache }), (_req, res, next) => {
+      res.type('text')
+      res.write('items: 1, 2, ')
+      if (failing) return next(new Error('upstream died mid-body'))
+      res.end('3')
+    })
+    app.use((_error: Error, _req: import('express').Request, res: import('express').Response, _next: import('express').NextFunction) => {
+      if (res.headersSent) return void res.destroy()
+      res.status(500).send('error page')
+    })
+    const server = await listen(app)
+    try {
+      expect((await request(`${server.url}/feed`)).body.toString()).toBe('items: 1, 2, 3')
+      clock = 200 // past ttl, inside staleIfError: the next request leads a refresh, its response held back
+      failing = true
+      const refresh = await request(`${server.url}/feed`).then(
+        (r) => `${r.status} ${r.body.toString()}`,
+        () => 'broken',
+      )
+      expect(['200 items: 1, 2, 3', '500 error page']).toContain(refresh) // the stale copy, or its own coherent error
+      failing = false
+      const after = await request(`${server.url}/feed`)
+      expect(after.body.toString()).toBe('items: 1, 2, 3') // never the glued half body + error page
+    } finally {
+      await server.close()
+    }
+  })
+
   it('7. the byte budget counts the keys too: long URLs with tiny bodies cannot hold more than maxBytes', async () => {
     const maxBytes = 256 * 1024
     const store = new ByteBudgetStore({ max: 1_000, maxBytes })
