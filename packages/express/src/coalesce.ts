@@ -275,7 +275,9 @@ export function coalesce(options: CoalesceOptions = {}): CoalesceHandler {
       })
     } catch (error) {
       if (own) return answerHeldBack(res, own, undefined, arrived)
-      if (signal.aborted) return // a gone client needs nothing
+      // A gone client needs nothing; its response is destroyed so that holds taken in front of
+      // coalesce() (a concurrencyLimit() permit) see the request is over.
+      if (signal.aborted) return void res.destroy()
       if (error instanceof ServerErrorResponse)
         return replay(req, res, next, base, attempt, error.response, status.result === 'hit' ? 'hit' : 'coalesced', arrived)
       // The leader's response broke off: elect a new leader among the followers (one handler run,

@@ -23,12 +23,17 @@ export async function holdForResponse(
   try {
     guard = await acquire(signal)
   } catch (error) {
-    if (signal.aborted) return // the client left while waiting: nothing to answer, nothing held
+    // The client left while waiting: nothing to answer, nothing held. The response is destroyed
+    // all the same, so that a hold taken in front of this one (a permit) sees the request is over.
+    if (signal.aborted) return void res.destroy()
     if (error instanceof TimeoutError) return next(busy(res, error, retryAfter))
     throw error
   }
   // The client may have left between the grant and now: nothing will run, give it back.
-  if (res.writableEnded || res.destroyed) return guard.release()
+  if (res.writableEnded || res.destroyed) {
+    guard.release()
+    return void res.destroy()
+  }
   onHandlerDone(res, () => guard.release())
   next()
 }

@@ -1,7 +1,7 @@
 import compression from 'compression'
 import { describe, expect, it } from 'vitest'
 import { InvalidArgumentError, TimeoutError, YieldpointError } from '@yieldpoint/core'
-import { ClientClosedError, concurrencyLimit, requestSignal, serialize } from '../src'
+import { ClientClosedError, coalesce, concurrencyLimit, requestSignal, serialize } from '../src'
 import { expressVersions, gate, listen, macrotask, request, until } from './helpers'
 
 describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_name, express) => {
@@ -214,6 +214,47 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
       await until(() => heldAfterEnd.length === 1, 'the handler ended its response')
       expect(heldAfterEnd).toEqual([false])
       expect((await request(`${server.url}/next`)).body.toString()).toBe('next')
+    } finally {
+      await server.close()
+    }
+  })
+
+  it.each([
+    ['a coalesce() follower', 'coalesce'],
+    ['a serialize() waiter', 'serialize'],
+  ] as const)('concurrencyLimit() in front of %s whose client leaves: the permit comes back', async (_title, inner) => {
+    // The inner middleware stops waiting for a client that left and answers nothing; the response
+    // must still end (be destroyed), or the permit taken in front of it is never given back.
+    const app = express()
+    const limit = concurrencyLimit({ permits: 2 })
+    const release = gate()
+    let runs = 0
+    let closed = 0
+    app.use((_req, res, next) => {
+      res.on('close', () => closed++)
+      next()
+    })
+    const middle = inner === 'coalesce' ? coalesce() : serialize({ key: () => 'one' })
+    app.get('/x', limit, middle, async (_req, res) => {
+      runs++
+      await release.promise
+      res.send('done')
+    })
+    const server = await listen(app)
+    try {
+      const first = request(`${server.url}/x`)
+      await until(() => runs === 1, 'the first request runs')
+      const quitter = new AbortController()
+      const second = request(`${server.url}/x`, { signal: quitter.signal }).catch(() => 'gone')
+      await until(() => limit.semaphore.value === 0, 'the second request holds a permit and waits inside')
+      quitter.abort()
+      expect(await second).toBe('gone')
+      await until(() => closed === 1, 'the server saw it leave')
+      await until(() => limit.semaphore.value === 1, 'its permit back')
+      release.open()
+      expect((await first).body.toString()).toBe('done')
+      await until(() => limit.semaphore.value === 2, 'every permit back')
+      expect(runs).toBe(1)
     } finally {
       await server.close()
     }
