@@ -7,6 +7,7 @@ import { defaultReviveError, defaultSerializeError, type ReviveError, type Seria
 import type { Coalescer, RunContext } from './single-flight'
 import { MemoryStore, type Acquired, type CacheEntry, type Lease, type LeaseWaitResult, type Store, type ValueEntry } from './store'
 import { startTimer } from './wait-queue'
+import { deadlineSignal } from './deadline'
 import { checkName, label, probes, publishLookup, traceLoad, type LoadTrace } from './diagnostics'
 
 /**
@@ -335,7 +336,7 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
     // The in-memory store answers at once: read it, hits stay on the shortest path.
     if (this.memoryStore) return this.decide(key, (this.store as MemoryStore<K, V>).get(key), loader, opts)
     const reading = this.reads.get(key)
-    if (reading !== undefined) return reading.then((entry) => this.decide(key, entry, loader, opts))
+    if (reading !== undefined) return this.afterRead(key, reading, loader, opts)
     let found: CacheEntry<V> | undefined | Promise<CacheEntry<V> | undefined>
     try {
       found = this.store.get(key)
@@ -349,7 +350,42 @@ export class SingleFlightCache<K = string, V = unknown> implements Coalescer<K, 
       if (this.reads.get(key) === read) this.reads.delete(key)
     }
     read.then(done, done)
-    return read.then((entry) => this.decide(key, entry, loader, opts))
+    return this.afterRead(key, read, loader, opts)
+  }
+
+  /**
+   * Decides once the store's read answers. The caller's `signal`/`timeout` count from its call,
+   * so they cover the read too: a hung store (a paused Redis) cannot hold a caller past its
+   * timeout. One deadline for the whole call: the read, then the wait for the load.
+   */
+  private afterRead(key: K, read: Promise<CacheEntry<V> | undefined>, loader: Loader<K, V>, opts: GetOrSetOptions | undefined): Promise<V> {
+    if (opts === undefined || (opts.signal === undefined && (opts.timeout === undefined || opts.timeout === Infinity))) {
+      return read.then((entry) => this.decide(key, entry, loader, opts))
+    }
+    const { signal, dispose } = deadlineSignal(opts, this.api)
+    const deadline = signal as AbortSignal // defined: a signal or a finite timeout was given
+    return new Promise<V>((resolve, reject) => {
+      const onAbort = (): void => {
+        dispose()
+        reject(deadline.reason)
+      }
+      deadline.addEventListener('abort', onAbort, { once: true })
+      read.then(
+        (entry) => {
+          if (deadline.aborted) return // the caller left already
+          deadline.removeEventListener('abort', onAbort)
+          const decided = this.decide(key, entry, loader, { ...opts, signal: deadline, timeout: undefined })
+          decided.then(dispose, dispose)
+          resolve(decided)
+        },
+        (error: unknown) => {
+          if (deadline.aborted) return
+          deadline.removeEventListener('abort', onAbort)
+          dispose()
+          reject(error)
+        },
+      )
+    })
   }
 
   /**
