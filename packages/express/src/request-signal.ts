@@ -81,6 +81,22 @@ export function onHandlerDone(res: Response, fn: () => void): void {
     })
     restores.push(() => Object.defineProperty(res, name, { configurable: true, enumerable: true, writable: true, value: current }))
   }
+  // Express's final handler answers an error raised once the body began by destroying the
+  // *connection* (`req.socket.destroy()`): the handler is done. A client that leaves reaches
+  // destroy() differently — after its FIN (readableEnded) or with an error (a reset) — and must
+  // not count (the handler may still be working).
+  const socket = res.req?.socket
+  if (socket) {
+    const destroySocket = socket.destroy
+    const wrapped = function (this: typeof socket, error?: Error) {
+      if (error === undefined && !this.destroyed && !this.readableEnded) once()
+      return destroySocket.call(this, error)
+    } as typeof socket.destroy
+    socket.destroy = wrapped
+    restores.push(() => {
+      if (socket.destroy === wrapped) socket.destroy = destroySocket
+    })
+  }
   // `finish` also covers an `end` that bypassed the accessor (a layer that redefined the property).
   res.once('finish', once)
 }

@@ -260,6 +260,34 @@ describe.each(expressVersions)('serialize() and concurrencyLimit() on %s', (_nam
     }
   })
 
+  it.each([
+    ['serialize', () => serialize({ key: () => 'one' })],
+    ['concurrencyLimit', () => concurrencyLimit({ permits: 1 })],
+  ] as const)('%s: a handler that fails mid-body (next(err) after the headers) gives the hold back', async (_api, make) => {
+    // Express's final handler cannot send an error page once the body began: it destroys the
+    // connection. The handler is done; the next request must get in.
+    const app = express()
+    const hold = make()
+    let runs = 0
+    app.get('/x', hold, (_req, res, next) => {
+      if (++runs > 1) return void res.send('second')
+      res.write('partial')
+      next(new Error('upstream died mid-body'))
+    })
+    const server = await listen(app)
+    try {
+      expect(
+        await request(`${server.url}/x`).then(
+          () => 'complete',
+          () => 'broken',
+        ),
+      ).toBe('broken')
+      expect((await request(`${server.url}/x`)).body.toString()).toBe('second')
+    } finally {
+      await server.close()
+    }
+  })
+
   it('serialize: a timeout answers 503 with Retry-After', async () => {
     const app = express()
     const release = gate()
