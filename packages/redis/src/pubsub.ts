@@ -16,7 +16,14 @@ export class Subscriber {
 
   constructor(client: RedisClient, channels: string[]) {
     this.subscription = client.subscribe(channels, (channel, message) => {
-      for (const listener of this.listeners.get(channel) ?? []) listener(message)
+      for (const listener of this.listeners.get(channel) ?? []) {
+        // Anyone with access may publish on these channels (redis-cli, another version during a
+        // deploy): a message a listener cannot parse is not ours — ignore it. Thrown from here it
+        // would escape the client's event handler and end the process.
+        try {
+          listener(message)
+        } catch {}
+      }
     })
   }
 
