@@ -403,6 +403,34 @@ const mutants = [
     'Lock: DeadlockError instead of hanging',
   ],
   ['src/keyed-lock.ts', ' && this.detectDeadlock && holdsHere(this, key)) {', ' && false) {', 'KeyedLock: DeadlockError instead of hanging'],
+  [
+    'src/single-flight-cache.ts',
+    '    if (opts === undefined || (opts.signal === undefined && (opts.timeout === undefined || opts.timeout === Infinity))) {',
+    '    if (true) {',
+    "SingleFlightCache: a caller's timeout/signal cover the store's read",
+    { tests: ['test/store-read-deadline.test.ts'] },
+  ],
+  [
+    '../redis/src/redis-store.ts',
+    '      for await (const keys of c.scan(`${globEscape(this.prefix)}{*}:seq`)) await c.unlink(keys)',
+    '      void 0',
+    'RedisStore.clear() fences out loads running in other processes',
+    { tests: ['test/store-clear.test.ts'], env: { YP_REDIS_MATRIX: 'ioredis/single' } },
+  ],
+  [
+    '../redis/src/redis-store.ts',
+    '  private serialize(error: unknown): SerializedError {\n    let reason: unknown',
+    '  private serialize(error: unknown): SerializedError {\n    if (error !== 0) return this.serializeError(error)\n    let reason: unknown',
+    'RedisStore: a lease ends whatever the loader threw',
+    { tests: ['test/store-lease-end.test.ts'], env: { YP_REDIS_MATRIX: 'ioredis/single' } },
+  ],
+  [
+    '../redis/src/pubsub.ts',
+    '        try {\n          listener(message)\n        } catch {}',
+    '        listener(message)',
+    'Redis: a foreign pub/sub message is ignored, never thrown',
+    { tests: ['test/store-foreign-messages.test.ts'] },
+  ],
 ]
 let missed = 0
 for (const [file, from, to, rule, only = {}] of mutants) {
