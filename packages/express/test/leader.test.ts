@@ -9,6 +9,24 @@ const FOREVER = 3_600_000
 
 describe.each(expressVersions)('coalesce(): the leader\u2019s response and the cache, on %s', (_name, express) => {
   /**
+   * A cache with `ttl` 100 and `staleIfError` 60 s on an injected clock at 0; `expire()` moves the
+   * clock to 200: past ttl, inside staleIfError (the rule RFC 5861 tests need).
+   */
+  function staleIfErrorCache() {
+    let clock = 0
+    const cache = new SingleFlightCache<string, CapturedResponse>({
+      ttl: 100,
+      staleIfError: 60_000,
+      now: () => clock,
+      store: new ByteBudgetStore({ max: 10, maxBytes: 1e6 }),
+    })
+    const expire = (): void => {
+      clock = 200
+    }
+    return { cache, expire }
+  }
+
+  /**
    * A route whose first run breaks its response with `breakIt` once 5 followers wait; later runs
    * answer normally. Followers must be released at once and coalesce again (one more run).
    */
@@ -215,13 +233,7 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
   })
 
   it('6. staleIfError protects the request that leads the refresh too (RFC 5861)', async () => {
-    let clock = 0
-    const cache = new SingleFlightCache<string, CapturedResponse>({
-      ttl: 100,
-      staleIfError: 60_000,
-      now: () => clock,
-      store: new ByteBudgetStore({ max: 10, maxBytes: 1e6 }),
-    })
+    const { cache, expire } = staleIfErrorCache()
     const app = express()
     let failing = false
     let runs = 0
@@ -233,7 +245,7 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
     const server = await listen(app)
     try {
       expect((await request(`${server.url}/price`)).body.toString()).toBe('42')
-      clock = 200 // past ttl, inside staleIfError
+      expire() // past ttl, inside staleIfError
       failing = true
       for (let i = 0; i < 3; i++) {
         const r = await request(`${server.url}/price`)
@@ -253,13 +265,7 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
   })
 
   it('6. a refresh that writes part of its body and then fails (next(err)) is neither cached nor shared as a 200', async () => {
-    let clock = 0
-    const cache = new SingleFlightCache<string, CapturedResponse>({
-      ttl: 100,
-      staleIfError: 60_000,
-      now: () => clock,
-      store: new ByteBudgetStore({ max: 10, maxBytes: 1e6 }),
-    })
+    const { cache, expire } = staleIfErrorCache()
     const app = express()
     let failing = false
     app.get('/feed', coalesce({ cache }), (_req, res, next) => {
@@ -275,7 +281,7 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
     const server = await listen(app)
     try {
       expect((await request(`${server.url}/feed`)).body.toString()).toBe('items: 1, 2, 3')
-      clock = 200 // past ttl, inside staleIfError: the next request leads a refresh, its response held back
+      expire() // past ttl, inside staleIfError: the next request leads a refresh, its response held back
       failing = true
       const refresh = await request(`${server.url}/feed`).then(
         (r) => `${r.status} ${r.body.toString()}`,
