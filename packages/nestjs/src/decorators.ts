@@ -78,13 +78,25 @@ function returnsObservable(target: object, key: string | symbol, returns: Return
   return type === Observable || (typeof type === 'function' && type.prototype instanceof Observable)
 }
 
-function wrap(target: object, key: string | symbol, descriptor: PropertyDescriptor, name: string, make: (original: Method, where: string) => Method): void {
-  if (typeof descriptor?.value !== 'function') throw new InvalidArgumentError(`@${name}() can only decorate methods; ${String(key)} is not one.`)
-  injectService(target)
-  const original = descriptor.value as Method
-  const wrapped = make(original, `${target.constructor.name}.${String(key)}`)
-  copyMethodMetadata(original, wrapped)
-  descriptor.value = wrapped
+/**
+ * The one method decorator behind `@SingleFlight`, `@WithLock` and `@Concurrency`: decides whether
+ * the method returns an Observable, refuses a non-method, injects the service, and swaps in
+ * `make`'s wrapper with the original's metadata copied over.
+ */
+function methodDecorator<A extends unknown[]>(
+  name: string,
+  returns: Returns | undefined,
+  make: (original: Method, where: string, observable: boolean) => Method,
+): TypedMethodDecorator<A> {
+  return ((target: object, key: string | symbol, descriptor: PropertyDescriptor) => {
+    const observable = returnsObservable(target, key, returns)
+    if (typeof descriptor?.value !== 'function') throw new InvalidArgumentError(`@${name}() can only decorate methods; ${String(key)} is not one.`)
+    injectService(target)
+    const original = descriptor.value as Method
+    const wrapped = make(original, `${target.constructor.name}.${String(key)}`, observable)
+    copyMethodMetadata(original, wrapped)
+    descriptor.value = wrapped
+  }) as TypedMethodDecorator<A>
 }
 
 /** Checks `{ timeout, signal, returns }` when the decorator is created. */
@@ -150,33 +162,28 @@ export function SingleFlight<A extends unknown[] = unknown[]>(options: SingleFli
   if (checked.ttl !== undefined && (typeof checked.ttl !== 'number' || Number.isNaN(checked.ttl) || checked.ttl < 0)) {
     throw new InvalidArgumentError(`@SingleFlight({ ttl }): ttl must be a number of milliseconds >= 0, got ${String(checked.ttl)}.`)
   }
-  return ((target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor) => {
-    const observable = returnsObservable(target, propertyKey, checked.returns)
-    wrap(
-      target,
-      propertyKey,
-      descriptor,
-      'SingleFlight',
-      (original, where) =>
-        function (this: unknown, ...args: unknown[]) {
-          let key: string
-          try {
-            key = checked.key ? checked.key(...args) : defaultKey(where, args)
-          } catch (error) {
-            return failedCall(observable, error)
-          }
-          const cache = serviceOf(this, where).cache
-          const own = signalOf(checked, args)
-          const call = (signal?: AbortSignal): Promise<unknown> =>
-            cache.getOrSet(key, ({ signal: loadSignal }) => settleResult(original.apply(this, args), loadSignal), {
-              signal: bothSignals(own, signal),
-              timeout: checked.timeout,
-              ttl: checked.ttl,
-            })
-          return observable ? observeCall(call) : call()
-        },
-    )
-  }) as TypedMethodDecorator<A>
+  return methodDecorator<A>(
+    'SingleFlight',
+    checked.returns,
+    (original, where, observable) =>
+      function (this: unknown, ...args: unknown[]) {
+        let key: string
+        try {
+          key = checked.key ? checked.key(...args) : defaultKey(where, args)
+        } catch (error) {
+          return failedCall(observable, error)
+        }
+        const cache = serviceOf(this, where).cache
+        const own = signalOf(checked, args)
+        const call = (signal?: AbortSignal): Promise<unknown> =>
+          cache.getOrSet(key, ({ signal: loadSignal }) => settleResult(original.apply(this, args), loadSignal), {
+            signal: bothSignals(own, signal),
+            timeout: checked.timeout,
+            ttl: checked.ttl,
+          })
+        return observable ? observeCall(call) : call()
+      },
+  )
 }
 
 /**
@@ -196,31 +203,26 @@ export function WithLock<A extends unknown[] = unknown[]>(key: string | ((...arg
   if (typeof key !== 'string' && typeof key !== 'function')
     throw new InvalidArgumentError('@WithLock(key): key must be a string or a function (...args) => string.')
   const checked = checkCallOptions(options, 'WithLock')
-  return ((target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor) => {
-    const observable = returnsObservable(target, propertyKey, checked.returns)
-    wrap(
-      target,
-      propertyKey,
-      descriptor,
-      'WithLock',
-      (original, where) =>
-        function (this: unknown, ...args: unknown[]) {
-          let k: string
-          try {
-            k = typeof key === 'function' ? (key as (...a: unknown[]) => string)(...args) : key
-          } catch (error) {
-            return failedCall(observable, error)
-          }
-          const locks = serviceOf(this, where).locks
-          const own = signalOf(checked, args)
-          return holdWhile(
-            observable,
-            (signal) => locks.acquire(k, { signal: bothSignals(own, signal), timeout: checked.timeout }),
-            () => original.apply(this, args),
-          )
-        },
-    )
-  }) as TypedMethodDecorator<A>
+  return methodDecorator<A>(
+    'WithLock',
+    checked.returns,
+    (original, where, observable) =>
+      function (this: unknown, ...args: unknown[]) {
+        let k: string
+        try {
+          k = typeof key === 'function' ? (key as (...a: unknown[]) => string)(...args) : key
+        } catch (error) {
+          return failedCall(observable, error)
+        }
+        const locks = serviceOf(this, where).locks
+        const own = signalOf(checked, args)
+        return holdWhile(
+          observable,
+          (signal) => locks.acquire(k, { signal: bothSignals(own, signal), timeout: checked.timeout }),
+          () => original.apply(this, args),
+        )
+      },
+  )
 }
 
 /**
@@ -252,23 +254,18 @@ export function Concurrency<A extends unknown[] = unknown[]>(options: Concurrenc
   if (!Number.isSafeInteger(checked.permits) || checked.permits < 1) {
     throw new InvalidArgumentError(`@Concurrency({ permits }): permits must be an integer >= 1 (calls at once), got ${String(checked.permits)}.`)
   }
-  return ((target: object, propertyKey: string | symbol, descriptor: PropertyDescriptor) => {
-    const observable = returnsObservable(target, propertyKey, checked.returns)
-    wrap(
-      target,
-      propertyKey,
-      descriptor,
-      'Concurrency',
-      (original, where) =>
-        function (this: unknown, ...args: unknown[]) {
-          const sem = serviceOf(this, where).semaphore(where, checked.permits)
-          const own = signalOf(checked, args)
-          return holdWhile(
-            observable,
-            (signal) => sem.acquire({ signal: bothSignals(own, signal), timeout: checked.timeout }),
-            () => original.apply(this, args),
-          )
-        },
-    )
-  }) as TypedMethodDecorator<A>
+  return methodDecorator<A>(
+    'Concurrency',
+    checked.returns,
+    (original, where, observable) =>
+      function (this: unknown, ...args: unknown[]) {
+        const sem = serviceOf(this, where).semaphore(where, checked.permits)
+        const own = signalOf(checked, args)
+        return holdWhile(
+          observable,
+          (signal) => sem.acquire({ signal: bothSignals(own, signal), timeout: checked.timeout }),
+          () => original.apply(this, args),
+        )
+      },
+  )
 }
