@@ -1,5 +1,14 @@
 import type { Guard } from '@yieldpoint/core'
-import { from, Observable, type MonoTypeOperatorFunction, type ObservableInput, type ObservedValueOf, type OperatorFunction, Subscription } from 'rxjs'
+import {
+  from,
+  Observable,
+  type MonoTypeOperatorFunction,
+  type ObservableInput,
+  type ObservedValueOf,
+  type OperatorFunction,
+  type Subscriber,
+  Subscription,
+} from 'rxjs'
 import { begin, Relay, tearDown } from './relay'
 
 /**
@@ -49,6 +58,43 @@ export function holding<T>(acquire: () => Acquire): MonoTypeOperatorFunction<T> 
 }
 
 /**
+ * Runs one inner Observable, `project(value, i)`, inside `slot` while its guard is held: values
+ * and errors go to `subscriber`, `release` (idempotent) runs when the inner ends or a throwing
+ * `project` fails the stream, and `done` runs once the inner completed and its slot closed.
+ * Shared by {@link guardMap} and {@link guardExhaustMap}, so both run inners the same way.
+ */
+function runInner<T, R>(
+  subscriber: Subscriber<R>,
+  slot: Subscription,
+  project: (value: T, index: number) => ObservableInput<unknown>,
+  value: T,
+  i: number,
+  release: () => void,
+  done: () => void,
+): void {
+  let inner: Observable<R>
+  try {
+    inner = from(project(value, i)) as Observable<R>
+  } catch (error) {
+    release()
+    return subscriber.error(error)
+  }
+  const relay = new Relay<R>(
+    {
+      next: (v) => subscriber.next(v),
+      error: (e) => subscriber.error(e),
+      complete: () => {
+        slot.unsubscribe()
+        done()
+      },
+    },
+    release,
+  )
+  slot.add(relay)
+  inner.subscribe(relay)
+}
+
+/**
  * The engine of `lockMap` and `permitMap`: `mergeMap(project, concurrent)` where each inner
  * Observable runs holding a guard. The stream keeps at most ONE wait open on the primitive at a
  * time and buffers the values behind it (as `mergeMap` buffers beyond `concurrent`), so 10,000
@@ -74,28 +120,11 @@ export function guardMap<T, O extends ObservableInput<unknown>>(
       }
       const startInner = (slot: Subscription, value: T, i: number, release: () => void): void => {
         if (slot.closed) return release()
-        let inner: Observable<R>
-        try {
-          inner = from(project(value, i)) as Observable<R>
-        } catch (error) {
-          release()
-          return subscriber.error(error)
-        }
-        const relay = new Relay<R>(
-          {
-            next: (v) => subscriber.next(v),
-            error: (e) => subscriber.error(e),
-            complete: () => {
-              slot.unsubscribe()
-              active--
-              pump()
-              finish()
-            },
-          },
-          release,
-        )
-        slot.add(relay)
-        inner.subscribe(relay)
+        runInner(subscriber, slot, project, value, i, release, () => {
+          active--
+          pump()
+          finish()
+        })
       }
       let pumping = false
       let again = false
@@ -195,27 +224,10 @@ export function guardExhaustMap<T, O extends ObservableInput<unknown>>(
               g?.release()
             }
             slot.add(() => tearDown(release))
-            let inner: Observable<R>
-            try {
-              inner = from(project(value, i)) as Observable<R>
-            } catch (error) {
-              release()
-              return subscriber.error(error)
-            }
-            const relay = new Relay<R>(
-              {
-                next: (v) => subscriber.next(v),
-                error: (e) => subscriber.error(e),
-                complete: () => {
-                  slot.unsubscribe()
-                  active--
-                  finish()
-                },
-              },
-              release,
-            )
-            slot.add(relay)
-            inner.subscribe(relay)
+            runInner(subscriber, slot, project, value, i, release, () => {
+              active--
+              finish()
+            })
           },
           error: (error) => subscriber.error(error),
           complete: () => {
