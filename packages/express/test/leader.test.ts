@@ -220,9 +220,14 @@ describe.each(expressVersions)('coalesce(): the leader\u2019s response and the c
       await until(() => state.runs === 1, 'leader running')
       const followers = Array.from({ length: 3 }, () => request(`${server.url}/hang`))
       await followersIn.promise
-      const rs = await Promise.all(followers) // released by the deadline, each runs the handler itself
-      expect(rs.map((r) => r.headers['x-coalesce'])).toEqual(['bypass', 'bypass', 'bypass'])
-      expect(rs.every((r) => r.status === 200 && r.body.toString().startsWith('run '))).toBe(true)
+      // Released by the deadline. Followers that joined the hung run before it passed each run
+      // the handler themselves ('bypass'); on a busy machine the 50 ms deadline may pass before
+      // some arrive, and those coalesce on a fresh run instead. Either way every one is answered
+      // by a run that finished — without loadTimeout they would all wait forever.
+      const rs = await Promise.all(followers)
+      for (const r of rs) expect(['bypass', 'leader', 'coalesced']).toContain(r.headers['x-coalesce'])
+      expect(rs.every((r) => r.status === 200 && /^run [2-9]/.test(r.body.toString()))).toBe(true)
+      expect(state.runs).toBeGreaterThan(1)
       expect(mw.cache.statistics().inFlight).toBe(0)
       hung.abort()
       expect(await leader).toBe('gone')
