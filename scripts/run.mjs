@@ -43,7 +43,7 @@ const tty = process.stdout.isTTY
 /** Prints `✓ name  detail  1.2 s` (or ✗), aligned, one line per stage. */
 function report(ok, name, detail, ms) {
   if (tty) process.stdout.write('\r\x1b[K')
-  console.log(`  ${ok ? '✓' : '✗'} ${name.padEnd(36)} ${detail.padEnd(34)} ${seconds(ms).padStart(8)}`)
+  console.log(`  ${ok ? '✓' : '✗'} ${name.padEnd(36)} ${detail.padEnd(42)} ${seconds(ms).padStart(8)}`)
 }
 
 function announce(name) {
