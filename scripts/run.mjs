@@ -195,6 +195,7 @@ function demo() {
   const wantReport = taskArgs.includes('--report')
   const appArgs = taskArgs.filter((a) => a !== '--report')
   const reportDir = join(root, 'demo-report')
+  if (wantReport) mkdirSync(reportDir, { recursive: true })
   const appEnv = wantReport ? { ...env, YIELDPOINT_REPORT_DIR: reportDir } : env
   for (const app of apps) {
     if (!existsSync(join(root, 'apps', app))) continue
